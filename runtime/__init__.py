@@ -1,0 +1,1 @@
+"""AgentFleet runtime: the bot processes of one fleet (reception, personas, pipeline)."""

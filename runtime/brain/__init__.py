@@ -1,0 +1,1 @@
+"""The fleet's decisions as plain Python with no I/O: routing, phases, events, speech, tasks."""

@@ -1,0 +1,78 @@
+"""The values that flow through the fleet: what came in from Discord, what goes out.
+
+Plain frozen dataclasses with no I/O, so the brain can be tested without Discord and every
+adapter (Discord, Redis streams) converts to and from the same shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message seen by the Reception bot, before any decision about it.
+
+    ``mentioned_user_ids`` and ``reply_to_author_id`` are Discord user ids, which lets the
+    router tell a persona was addressed without knowing anything about Discord itself.
+    """
+
+    message_id: int
+    channel_id: int
+    author_id: int
+    author_name: str
+    author_is_bot: bool
+    content: str
+    created_at: float
+    """Unix time in seconds (Discord's timestamp of the message)."""
+    mentioned_user_ids: tuple[int, ...] = ()
+    reply_to_message_id: int | None = None
+    reply_to_author_id: int | None = None
+    guild_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A message a persona is to post: a reply when ``reply_to_message_id`` is set."""
+
+    persona: str
+    channel_id: int
+    content: str
+    reply_to_message_id: int | None = None
+    idempotency_key: str = field(default="")
+    """Stable for one logical post, so that a retried post can be recognised as the same."""
+
+
+class JobKind(StrEnum):
+    """Why a persona is asked to speak."""
+
+    REPLY = "reply"
+    """Answer a human message."""
+    SPEECH = "speech"
+    """Autonomous speech (自発発言)."""
+    EVENT = "event"
+    """A scheduled post: the evening conclusion or the midnight rest."""
+    ANNOUNCE = "announce"
+    """Post fixed text as is, with no generation (task confirmations, the daily report)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaJob:
+    """One unit of work on a persona's queue.
+
+    ``job_id`` is the idempotency key of the whole job: it names the run-once marker and the
+    Discord nonce, so a job that is delivered twice is posted once.
+    """
+
+    job_id: str
+    kind: JobKind
+    persona: str
+    channel: str
+    """Fleet channel name (command_center, development, creation, lounge)."""
+    channel_id: int
+    enqueued_at: float
+    message: InboundMessage | None = None
+    """The human message being answered (REPLY)."""
+    text: str | None = None
+    """The task being worked on (SPEECH), the event name (EVENT) or the text (ANNOUNCE)."""

@@ -1,0 +1,1 @@
+"""The work bus on Redis Streams: inbox → router → one queue per persona."""

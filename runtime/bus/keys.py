@@ -1,0 +1,69 @@
+"""Every Redis key of a fleet, in one place.
+
+All keys share the ``af:{fleet}:`` prefix so that several fleets can share one Redis and a
+person inspecting Redis with ``redis-cli --scan`` sees at once what belongs to whom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FleetKeys:
+    """Names of the Redis keys of one fleet."""
+
+    fleet: str
+
+    @property
+    def prefix(self) -> str:
+        """The prefix shared by all of this fleet's keys."""
+        return f"af:{self.fleet}:"
+
+    @property
+    def inbox(self) -> str:
+        """Stream of every message Reception saw, consumed by the router group."""
+        return self.prefix + "inbox"
+
+    def queue(self, persona: str) -> str:
+        """Stream of jobs for one persona, consumed by that persona's workers."""
+        return f"{self.prefix}queue:{persona}"
+
+    def routed(self, message_id: int) -> str:
+        """Run-once marker: the router has handled this Discord message."""
+        return f"{self.prefix}routed:{message_id}"
+
+    def done(self, job_id: str) -> str:
+        """Run-once marker: this job's post has been made."""
+        return f"{self.prefix}done:{job_id}"
+
+    def hot(self, channel_id: int) -> str:
+        """Stream of one channel's last 24 hours, the context of replies."""
+        return f"{self.prefix}hot:{channel_id}"
+
+    def day(self, day: str) -> str:
+        """Stream of every message of one local date (YYYY-MM-DD): the pipeline's input."""
+        return f"{self.prefix}day:{day}"
+
+    @property
+    def tasks(self) -> str:
+        """Hash: channel name → the channel's current task (JSON)."""
+        return self.prefix + "tasks"
+
+    @property
+    def last_speakers(self) -> str:
+        """Hash: channel name → the persona that spoke last there."""
+        return self.prefix + "last-speaker"
+
+    def event(self, marker: str) -> str:
+        """Run-once marker of a daily event on one date."""
+        return f"{self.prefix}event:{marker}"
+
+    def said(self, persona: str) -> str:
+        """List of a persona's recent autonomous utterances, for repeat detection."""
+        return f"{self.prefix}said:{persona}"
+
+    @property
+    def rate_limit(self) -> str:
+        """Sorted set of recent Gemini call times, shared by every process of the fleet."""
+        return self.prefix + "gemini-calls"

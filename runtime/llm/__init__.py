@@ -1,0 +1,1 @@
+"""Gemini: the adapter to the real API (and any Gemini-compatible server)."""

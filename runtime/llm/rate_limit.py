@@ -1,0 +1,56 @@
+"""One Gemini rate limiter shared by every process of a fleet.
+
+Free-tier quotas are per Google project, not per pod, so the limiter lives in Redis: a
+sliding one-minute window of call times in a sorted set, checked and updated by one Lua
+script using Redis's own clock, so pods with skewed clocks still agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import redis.asyncio as aioredis
+
+log = logging.getLogger(__name__)
+
+_ACQUIRE = """
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now_ms, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tonumber(oldest[2]) + window - now_ms
+"""
+
+
+class RedisRateLimiter:
+    """Admits at most ``per_minute`` calls in any 60-second window, across processes."""
+
+    def __init__(
+        self, redis: aioredis.Redis, key: str, per_minute: int, window_ms: int = 60_000
+    ) -> None:
+        self.redis = redis
+        self.key = key
+        self.per_minute = per_minute
+        self.window_ms = window_ms
+        self._script = redis.register_script(_ACQUIRE)
+
+    async def acquire(self) -> None:
+        """Wait until a call is allowed, then count it."""
+        token = uuid.uuid4().hex
+        while True:
+            wait_ms = int(
+                await self._script(keys=[self.key], args=[self.window_ms, self.per_minute, token])
+            )
+            if wait_ms <= 0:
+                return
+            log.info("Gemini rate limit reached; waiting %.1fs", wait_ms / 1000)
+            await asyncio.sleep(max(wait_ms, 10) / 1000)

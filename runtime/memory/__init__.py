@@ -1,0 +1,1 @@
+"""Memory: hot per-channel history and the day log in Redis; long-term memory in PostgreSQL."""

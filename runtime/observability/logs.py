@@ -1,0 +1,112 @@
+"""Logging: JSON lines on stdout, the guide's log file on a host, secrets never written.
+
+The operations guide greps ``logs/discord_agent.log`` for keywords (自発発言, processed
+successfully, 長期記憶, Daily Report, API usage, ERROR, WARN), so the file keeps the familiar
+``time LEVEL logger: message`` shape while stdout carries JSON for ``kubectl logs`` and log
+shippers. Both pass through :class:`RedactingFilter`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import re
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+REDACTED = "[REDACTED]"
+
+# Shapes of secrets we must never log even when they were not configured here (a token
+# pasted into a message, a URL with a password).
+_SECRET_SHAPES = re.compile(
+    r"AIza[0-9A-Za-z_-]{35}"  # Google API key
+    r"|[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}"  # Discord bot token
+    r"|(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"  # user:password in a URL
+)
+
+LEVEL_NAMES = {"WARNING": "WARN"}
+"""The guide greps ``ERROR|WARN``; WARN reads the same and matches either spelling."""
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces known secret values and secret-shaped strings in every record."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        # Longest first, so a secret that contains another is removed whole.
+        self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret replaced."""
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return _SECRET_SHAPES.sub(REDACTED, text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Render the message now, redacted, so no handler sees the raw arguments."""
+        message = self.redact(record.getMessage())
+        if record.exc_info:
+            formatted = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = self.redact(formatted)
+            record.exc_info = None
+        record.msg, record.args = message, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and exception)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render ``record`` as JSON."""
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": LEVEL_NAMES.get(record.levelname, record.levelname),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """The log file's line format, with WARN for warnings as the guide greps."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render ``record`` as one text line."""
+        record.levelname = LEVEL_NAMES.get(record.levelname, record.levelname)
+        return super().format(record)
+
+
+def configure_logging(level: str, log_file: str | None, secrets: Iterable[str] = ()) -> None:
+    """Send logs to stdout as JSON and, when ``log_file`` is set, to a rotating file."""
+    redactor = RedactingFilter(secrets)
+    handlers: list[logging.Handler] = []
+    stdout = logging.StreamHandler(sys.stdout)
+    stdout.setFormatter(JsonFormatter())
+    handlers.append(stdout)
+    if log_file:
+        path = Path(log_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file = logging.handlers.RotatingFileHandler(
+            path, maxBytes=20 * 1024 * 1024, backupCount=5, encoding="utf-8"
+        )
+        file.setFormatter(TextFormatter())
+        handlers.append(file)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+        old.close()
+    for handler in handlers:
+        handler.addFilter(redactor)
+        root.addHandler(handler)
+    root.setLevel("WARNING" if level == "WARN" else level)
+    # Library chatter at INFO (gateway heartbeats, HTTP lines) drowns the guide's keywords.
+    for noisy in ("discord", "httpx", "google_genai", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
