@@ -64,6 +64,11 @@ class FleetKeys:
         return f"{self.prefix}said:{persona}"
 
     @property
+    def bots(self) -> str:
+        """Hash: bot (reception or a persona) → its Discord user id, written at login."""
+        return self.prefix + "bots"
+
+    @property
     def rate_limit(self) -> str:
         """Sorted set of recent Gemini call times, shared by every process of the fleet."""
         return self.prefix + "gemini-calls"

@@ -24,6 +24,7 @@ from runtime.brain.router import FleetDirectory, route
 from runtime.brain.tasks import is_task_command
 from runtime.bus.codec import FIELD, decode_message, encode_job, encode_message
 from runtime.bus.keys import FleetKeys
+from runtime.bus.queues import QUEUE_MAXLEN
 from runtime.observability.metrics import ERRORS, MESSAGES_RECEIVED
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,6 @@ MARKER_TTL = 7 * 24 * 3600
 HOT_WINDOW = 24 * 3600
 DAY_LOG_TTL = 3 * 24 * 3600
 """The pipeline reads yesterday's log; two spare days cover a failed and retried run."""
-QUEUE_MAXLEN = 10_000
 
 _ROUTE_SCRIPT = """
 local first = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])

@@ -47,7 +47,12 @@ class Settings(BaseSettings):
     """Every setting of one runtime process; field names map to the guide's variables."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=True,
+        # A copied .env.example leaves optional values empty: treat them as unset.
+        env_ignore_empty=True,
     )
 
     DISCORD_RECEPTION_TOKEN: SecretStr | None = None

@@ -1,0 +1,1 @@
+"""Wiring: builds the roles from the brain and the adapters, and runs them."""

@@ -1,0 +1,166 @@
+"""A persona's worker: takes jobs from its queue, generates, posts, and records — once.
+
+Exactly-once posting rests on three things: the job's ``done`` marker (checked before any
+work, set with the acknowledgement after the post), the job id used as Discord's nonce (so a
+post retried after a crash between posting and marking is recognised by Discord and not
+repeated), and the stream consumer re-reading its own pending jobs after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import redis.asyncio as aioredis
+
+from runtime.app.ports import Poster, TextModel
+from runtime.brain.events import EventKind
+from runtime.brain.messages import JobKind, OutboundMessage, PersonaJob
+from runtime.brain.personas import Persona
+from runtime.brain.prompts import event_prompt, reply_prompt, speech_prompt
+from runtime.bus.codec import FIELD, decode_job
+from runtime.bus.keys import FleetKeys
+from runtime.dedup import NearDuplicateIndex
+from runtime.llm.gemini import LLMError
+from runtime.memory.hot import HotMemory
+from runtime.memory.state import FleetState
+from runtime.observability.metrics import AUTONOMOUS_SPEECH, ERRORS, REPLIES, REPLY_LATENCY
+
+log = logging.getLogger(__name__)
+
+WORKER_GROUP = "workers"
+DONE_TTL = 7 * 24 * 3600
+
+
+class PersonaWorker:
+    """Handles the jobs on one persona's queue (the StreamConsumer handler)."""
+
+    def __init__(
+        self,
+        persona: Persona,
+        redis: aioredis.Redis,
+        keys: FleetKeys,
+        model: TextModel,
+        poster: Poster,
+        zone: ZoneInfo,
+    ) -> None:
+        self.persona = persona
+        self.redis = redis
+        self.keys = keys
+        self.model = model
+        self.poster = poster
+        self.memory = HotMemory(redis, keys)
+        self.state = FleetState(redis, keys)
+        self.zone = zone
+
+    @property
+    def queue(self) -> str:
+        """The stream this worker consumes."""
+        return self.keys.queue(self.persona.name)
+
+    async def handle(self, entry_id: str, fields: dict[str, str]) -> None:
+        """Process one job: skip it if done, else compose, post, and mark it done."""
+        try:
+            job = decode_job(fields[FIELD])
+        except (KeyError, ValueError, TypeError) as error:
+            ERRORS.labels(component="worker").inc()
+            log.error("ERROR unreadable job %s on %s dropped: %s", entry_id, self.queue, error)
+            await self.redis.xack(self.queue, WORKER_GROUP, entry_id)
+            return
+        if await self.redis.exists(self.keys.done(job.job_id)):
+            await self.redis.xack(self.queue, WORKER_GROUP, entry_id)
+            return
+        started = time.monotonic()
+        async with self.poster.typing(job.channel_id):
+            content, outcome = await self.compose(job)
+        if content is not None:
+            reply_to = job.message.message_id if job.message is not None else None
+            await self.poster.post(
+                OutboundMessage(
+                    persona=self.persona.name,
+                    channel_id=job.channel_id,
+                    content=content,
+                    reply_to_message_id=reply_to,
+                    idempotency_key=job.job_id,
+                )
+            )
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.done(job.job_id), "1", ex=DONE_TTL)
+            if content is not None:
+                pipe.hset(self.keys.last_speakers, job.channel, self.persona.name)
+            pipe.xack(self.queue, WORKER_GROUP, entry_id)
+            await pipe.execute()
+        self._record(job, content, outcome, started)
+
+    async def compose(self, job: PersonaJob) -> tuple[str | None, str]:
+        """The text to post for ``job`` (None to post nothing) and the outcome label."""
+        if job.kind is JobKind.ANNOUNCE:
+            return job.text or "", "ok"
+        try:
+            if job.kind is JobKind.REPLY:
+                return await self._reply(job), "ok"
+            if job.kind is JobKind.SPEECH:
+                return await self._speech(job)
+            return await self._event(job), "ok"
+        except LLMError as error:
+            ERRORS.labels(component="gemini").inc()
+            log.error(
+                "ERROR %s could not generate for %s: %s", self.persona.name, job.job_id, error
+            )
+            if job.kind is JobKind.REPLY:
+                # A person asked: answer in the persona's voice rather than leave them waiting.
+                return self.persona.apology, "apology"
+            return None, "skipped_error"
+
+    async def _reply(self, job: PersonaJob) -> str:
+        assert job.message is not None, "a reply job carries its message"
+        history = await self.memory.recent(job.channel_id)
+        task = next((t for t in await self.state.tasks() if t.channel == job.channel), None)
+        prompt = reply_prompt(self.persona, job.channel, history, job.message, task)
+        return await self.model.complete(prompt)
+
+    async def _speech(self, job: PersonaJob) -> tuple[str | None, str]:
+        history = await self.memory.recent(job.channel_id)
+        task = next((t for t in await self.state.tasks() if t.channel == job.channel), None)
+        previous = await self.state.recent_utterances(self.persona.name)
+        index: NearDuplicateIndex[int] = NearDuplicateIndex()
+        for number, text in enumerate(previous):
+            index.add(number, text)
+        avoid: list[str] = []
+        for _attempt in range(2):
+            prompt = speech_prompt(self.persona, job.channel, history, task, avoid)
+            text = await self.model.complete(prompt)
+            matches = index.find(text)
+            if not matches:
+                await self.state.remember_utterance(self.persona.name, text)
+                return text, "posted"
+            # Regenerate once, telling the model what it is repeating; then give up quietly.
+            avoid = [previous[match.key] for match in matches[:3]]
+        return None, "skipped_duplicate"
+
+    async def _event(self, job: PersonaJob) -> str:
+        kind = EventKind(job.text or EventKind.CONCLUSION.value)
+        prompt = event_prompt(self.persona, kind, await self.state.tasks(), datetime.now(self.zone))
+        return await self.model.complete(prompt)
+
+    def _record(self, job: PersonaJob, content: str | None, outcome: str, started: float) -> None:
+        took = time.monotonic() - started
+        if job.kind is JobKind.SPEECH:
+            AUTONOMOUS_SPEECH.labels(agent=self.persona.name, outcome=outcome).inc()
+            log.info(
+                "自発発言 %s in #%s: %s (%.2fs)", self.persona.name, job.channel, outcome, took
+            )
+            return
+        if job.kind is JobKind.REPLY and content is not None:
+            REPLIES.labels(agent=self.persona.name, outcome=outcome).inc()
+            REPLY_LATENCY.labels(agent=self.persona.name).observe(time.time() - job.enqueued_at)
+        log.info(
+            "%s job %s processed successfully by %s in %.2fs (%s)",
+            job.kind.value,
+            job.job_id,
+            self.persona.name,
+            took,
+            outcome,
+        )

@@ -1,0 +1,275 @@
+"""The roles a process can run, built from settings: which clients, services and checks.
+
+``all-in-one`` is Reception plus every enabled persona in one process (the guide's
+``python main.py``); in Kubernetes ``reception`` and each ``persona`` run in their own Pods
+and meet in Redis. Every role serves /health, /ready and /metrics on HEALTH_CHECK_PORT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+import discord
+import redis.asyncio as aioredis
+
+from runtime.app.scheduler import Scheduler, SpeechSettings
+from runtime.app.services import router_service, worker_service
+from runtime.brain.events import DueEvent
+from runtime.brain.phases import DaySchedule
+from runtime.brain.router import FleetDirectory
+from runtime.bus.inbox import Inbox
+from runtime.bus.keys import FleetKeys
+from runtime.bus.queues import enqueue
+from runtime.bus.routing import Router, RouterConfig
+from runtime.config import Settings
+from runtime.contract import Role
+from runtime.discord.connection import DiscordEndpoints, apply_endpoints, normalize_api_base
+from runtime.discord.poster import PersonaPoster
+from runtime.discord.reception import ReceptionBot
+from runtime.discord.supervisor import ClientSupervisor, SupervisorGroup
+from runtime.llm.gemini import GeminiClient, GeminiSettings
+from runtime.llm.rate_limit import RedisRateLimiter
+from runtime.llm.text_model import GeminiTextModel
+from runtime.observability.health import CheckResult, HealthServer
+
+log = logging.getLogger(__name__)
+
+DIRECTORY_REFRESH_SECONDS = 5.0
+
+# The fleet never joins voice: discord.py's "PyNaCl/davey is not installed" warnings would
+# only add noise to the WARN lines operators grep for.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
+
+def gemini_settings(settings: Settings) -> GeminiSettings:
+    """The Gemini adapter's settings from the process configuration."""
+    assert settings.GEMINI_API_KEY is not None, "validated by load_settings"
+    return GeminiSettings(
+        api_key=settings.GEMINI_API_KEY,
+        base_url=settings.GEMINI_BASE_URL,
+        model=settings.GEMINI_MODEL,
+        embedding_model=settings.GEMINI_EMBEDDING_MODEL,
+        embedding_dimensions=settings.GEMINI_EMBEDDING_DIMENSIONS,
+        timeout_seconds=settings.GEMINI_TIMEOUT_SECONDS,
+        max_attempts=settings.GEMINI_MAX_ATTEMPTS,
+    )
+
+
+def router_config(settings: Settings, directory: FleetDirectory | None = None) -> RouterConfig:
+    """The router's view of the fleet (bot ids are learnt from Redis once bots log in)."""
+    channel_ids = settings.channel_ids
+    return RouterConfig(
+        directory=directory
+        or FleetDirectory({}, {cid: name for name, cid in channel_ids.items()}, frozenset()),
+        channel_ids=channel_ids,
+        zone=settings.zone,
+        max_replies=settings.MAX_REPLIES_PER_MESSAGE,
+    )
+
+
+async def read_directory(
+    redis: aioredis.Redis, keys: FleetKeys, base: FleetDirectory, personas: tuple[str, ...]
+) -> FleetDirectory:
+    """The directory with the bot ids that the fleet's clients registered at login."""
+    raw: Any = await redis.hgetall(keys.bots)
+    ids = {k.decode(): int(v) for k, v in raw.items()}
+    return dataclasses.replace(
+        base,
+        persona_user_ids={p: ids[p] for p in personas if p in ids},
+        own_bot_ids=frozenset(ids.values()),
+    )
+
+
+class FleetProcess:
+    """One process of a fleet: its clients, services and endpoints, started and stopped together."""
+
+    def __init__(self, settings: Settings, role: Role, persona: str | None) -> None:
+        self.settings = settings
+        self.role = role
+        self.keys = FleetKeys(settings.FLEET_NAME)
+        self.redis = aioredis.Redis.from_url(
+            settings.REDIS_URL.get_secret_value(),
+            socket_timeout=5,
+            socket_connect_timeout=3,
+            health_check_interval=30,
+        )
+        self.health = HealthServer(settings.HEALTH_CHECK_PORT, role.value)
+        self.supervisors = SupervisorGroup()
+        self.services: list[Awaitable[None]] = []
+        self.gemini: GeminiClient | None = None
+        self.stop = asyncio.Event()
+        if role in (Role.ALL_IN_ONE, Role.PERSONA):
+            self.personas = (
+                settings.enabled_personas if role is Role.ALL_IN_ONE else (persona or "",)
+            )
+        else:
+            self.personas = ()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start everything, run until ``stop``, then shut down in order."""
+        self.stop = stop
+        apply_endpoints(
+            DiscordEndpoints(
+                api_base_url=normalize_api_base(self.settings.DISCORD_API_BASE_URL)
+                if self.settings.DISCORD_API_BASE_URL
+                else None,
+                gateway_url=self.settings.DISCORD_GATEWAY_URL,
+            )
+        )
+        self.health.add_check("redis", self._redis_check)
+        self.health.add_check("discord", self._discord_check)
+        if self.role in (Role.ALL_IN_ONE, Role.RECEPTION):
+            self._add_reception()
+        if self.personas:
+            limiter = RedisRateLimiter(
+                self.redis, self.keys.rate_limit, self.settings.GEMINI_REQUESTS_PER_MINUTE
+            )
+            self.gemini = await GeminiClient.create(gemini_settings(self.settings), limiter)
+            for persona in self.personas:
+                self._add_persona(persona, GeminiTextModel(self.gemini))
+        await self.health.start()
+        self.supervisors.start()
+        log.info("%s started (ENVIRONMENT=%s)", self.role.value, self.settings.ENVIRONMENT)
+        try:
+            await asyncio.gather(*self.services)
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        log.info("%s stopping: in-flight work finished, closing clients", self.role.value)
+        await self.supervisors.close()
+        if self.gemini is not None:
+            await self.gemini.close()
+        await self.health.stop()
+        await self.redis.aclose()
+        log.info("%s stopped", self.role.value)
+
+    # -- reception -----------------------------------------------------------------------
+
+    def _add_reception(self) -> None:
+        settings = self.settings
+        consumer, router, desk = router_service(self.redis, self.keys, router_config(settings))
+        inbox = Inbox(self.redis, self.keys)
+
+        async def on_message(message: Any) -> None:
+            await inbox.publish(message)
+
+        async def on_task_command(action: str, channel: str, text: str, user: str) -> str:
+            reply, jobs = await desk.slash(action, channel, text, user)
+            for job in jobs:
+                await enqueue(self.redis, self.keys, job)
+            return reply
+
+        bot = ReceptionBot(
+            on_message=on_message,
+            on_task_command=on_task_command,
+            guild_id=settings.DISCORD_GUILD_ID,
+        )
+        supervisor = self.supervisors.add(
+            ClientSupervisor(bot, settings.token("reception"), name="reception")
+        )
+        self.services.append(self._register_bot("reception", supervisor))
+        self.services.append(consumer.run(self.stop))
+        self.services.append(self._refresh_directory(router))
+        scheduler = Scheduler(
+            self.redis,
+            self.keys,
+            DaySchedule(
+                settings.zone,
+                settings.processing_start,
+                settings.meeting_start,
+                settings.free_start,
+            ),
+            SpeechSettings(settings.speech_interval_seconds, settings.speech_probability),
+            settings.enabled_personas,
+            settings.channel_ids,
+            self._pipeline,
+        )
+        self.services.append(scheduler.run(self.stop))
+
+    async def _pipeline(self, due: DueEvent) -> None:
+        if self.role is Role.RECEPTION:
+            log.info("長期記憶 for %s is the pipeline CronJob's work", due.day)
+        else:
+            log.warning(
+                "WARN 長期記憶 for %s skipped: the pipeline is not part of this build", due.day
+            )
+
+    async def _refresh_directory(self, router: Router) -> None:
+        while not self.stop.is_set():
+            with contextlib.suppress(Exception):
+                directory = await read_directory(
+                    self.redis, self.keys, router.config.directory, self.settings.enabled_personas
+                )
+                if directory != router.config.directory:
+                    router.config = dataclasses.replace(router.config, directory=directory)
+                    log.info("bots known to the router: %s", sorted(directory.persona_user_ids))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), DIRECTORY_REFRESH_SECONDS)
+
+    # -- personas ------------------------------------------------------------------------
+
+    def _add_persona(self, persona: str, model: GeminiTextModel) -> None:
+        poster = PersonaPoster(persona)
+        supervisor = self.supervisors.add(
+            ClientSupervisor(poster, self.settings.token(persona), name=persona)
+        )
+        consumer = worker_service(
+            persona, self.redis, self.keys, model, poster, router_config(self.settings)
+        )
+
+        async def work() -> None:
+            # Jobs wait in Redis until the bot can post them.
+            await self._until_ready(supervisor)
+            if not self.stop.is_set():
+                await consumer.run(self.stop)
+
+        self.services.append(self._register_bot(persona, supervisor))
+        self.services.append(work())
+
+    async def _until_ready(self, supervisor: ClientSupervisor) -> None:
+        waiter = asyncio.ensure_future(supervisor.wait_until_ready())
+        stopper = asyncio.ensure_future(self.stop.wait())
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for future in (waiter, stopper):
+            future.cancel()
+
+    async def _register_bot(self, name: str, supervisor: ClientSupervisor) -> None:
+        """Record the bot's Discord user id in Redis so the router can recognise it."""
+        await self._until_ready(supervisor)
+        user = supervisor.client.user
+        while user is not None and not self.stop.is_set():
+            try:
+                await self.redis.hset(self.keys.bots, name, str(user.id))
+                log.info("%s logged in as %s (%s)", name, user.name, user.id)
+                return
+            except Exception as error:
+                log.warning("WARN could not register %s: %s", name, error.__class__.__name__)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), 2)
+
+    # -- readiness -----------------------------------------------------------------------
+
+    async def _redis_check(self) -> CheckResult:
+        await self.redis.ping()
+        return CheckResult(True, "ping ok")
+
+    async def _discord_check(self) -> CheckResult:
+        status = self.supervisors.status()
+        return CheckResult(self.supervisors.is_ready, json.dumps(status, ensure_ascii=False))
+
+
+async def run_role(
+    settings: Settings, role: Role, persona: str | None, stop: asyncio.Event
+) -> None:
+    """Run ``role`` until ``stop`` is set."""
+    if role in (Role.PIPELINE, Role.MIGRATE):
+        raise NotImplementedError(f"the {role.value} role is not part of this build yet")
+    await FleetProcess(settings, role, persona).run(stop)

@@ -1,0 +1,67 @@
+"""Assembles the fleet's long-running services from the brain, the bus and the adapters.
+
+Each function returns a :class:`StreamConsumer` (or the scheduler) ready to ``run(stop)``;
+the roles in runtime/app/roles.py decide which of them a process runs.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import redis.asyncio as aioredis
+
+from runtime.app.persona_worker import WORKER_GROUP, PersonaWorker
+from runtime.app.ports import Poster, TextModel
+from runtime.app.task_desk import TaskDesk
+from runtime.brain.personas import PERSONAS
+from runtime.bus.keys import FleetKeys
+from runtime.bus.routing import ROUTER_GROUP, Router, RouterConfig
+from runtime.bus.streams import StreamConsumer
+from runtime.memory.state import FleetState
+
+
+class RouterService(NamedTuple):
+    """The inbox consumer, its router, and the task desk it shares with the slash command."""
+
+    consumer: StreamConsumer
+    router: Router
+    desk: TaskDesk
+
+
+def router_service(
+    redis: aioredis.Redis, keys: FleetKeys, config: RouterConfig, consumer: str = "reception"
+) -> RouterService:
+    """Build the router and the consumer that feeds it the inbox."""
+    desk = TaskDesk(FleetState(redis, keys), config.channel_ids)
+    router = Router(redis, keys, config, desk.jobs_for_typed)
+    reader = StreamConsumer(
+        redis, keys.inbox, ROUTER_GROUP, consumer, router.handle, component="router"
+    )
+    return RouterService(reader, router, desk)
+
+
+def worker_service(
+    persona: str,
+    redis: aioredis.Redis,
+    keys: FleetKeys,
+    model: TextModel,
+    poster: Poster,
+    config: RouterConfig,
+    claim_idle_ms: int = 60_000,
+) -> StreamConsumer:
+    """The queue consumer of one persona.
+
+    The consumer is named after the persona, so a restarted worker resumes its own
+    unfinished jobs at once; jobs of a consumer that vanished are claimed after
+    ``claim_idle_ms``, which must outlast a slow LLM call.
+    """
+    worker = PersonaWorker(PERSONAS[persona], redis, keys, model, poster, config.zone)
+    return StreamConsumer(
+        redis,
+        worker.queue,
+        WORKER_GROUP,
+        persona,
+        worker.handle,
+        component="worker",
+        claim_idle_ms=claim_idle_ms,
+    )

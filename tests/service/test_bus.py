@@ -1,0 +1,169 @@
+"""The bus end to end on a real Redis and the real google-genai client: router → workers."""
+
+import asyncio
+import logging
+from datetime import datetime
+
+import pytest
+
+from runtime.brain.personas import PERSONAS
+from runtime.bus.keys import FleetKeys
+from runtime.memory.hot import HotMemory
+from runtime.observability.metrics import REGISTRY
+from sandbox.gemini_server import GeminiServer
+from tests.fixtures.fleet import BOT_IDS, FleetHarness
+from tests.fixtures.redis import RedisServer
+
+
+async def test_a_message_gets_exactly_one_reply_from_one_persona(fleet: FleetHarness) -> None:
+    message = fleet.message("認証システムの設計、どこから手を付ける？")
+    await fleet.publish(message)
+    posts = await fleet.wait_for(lambda p: len(p) >= 1)
+    await fleet.settle()
+    assert len(posts) == 1
+    reply = posts[0]
+    assert reply.reply_to_message_id == message.message_id
+    assert reply.channel_id == message.channel_id
+    assert reply.persona in {"spectra", "lynq", "paz"}
+    assert reply.content.strip()
+
+
+async def test_a_mention_routes_to_that_persona(fleet: FleetHarness) -> None:
+    await fleet.publish(fleet.message("PAZはどう思う？", mentioned_user_ids=(BOT_IDS["paz"],)))
+    posts = await fleet.wait_for(lambda p: len(p) >= 1)
+    assert posts[0].persona == "paz"
+
+
+async def test_the_same_message_delivered_twice_is_answered_once(fleet: FleetHarness) -> None:
+    message = fleet.message("同じイベントが二回届いた")
+    await fleet.publish(message)
+    await fleet.publish(message)
+    await fleet.wait_for(lambda p: len(p) >= 1)
+    await fleet.settle(1.0)
+    assert len(fleet.posts) == 1
+
+
+async def test_bot_messages_are_recorded_but_not_answered(fleet: FleetHarness) -> None:
+    bot = fleet.message("LYNQの発言", author_id=BOT_IDS["lynq"], author_is_bot=True)
+    await fleet.publish(bot)
+    await fleet.settle(1.0)
+    assert fleet.posts == []
+    history = await HotMemory(fleet.redis, fleet.keys).recent(bot.channel_id)
+    assert [m.message_id for m in history] == [bot.message_id]
+
+
+async def test_replies_see_the_channel_history_in_order(fleet: FleetHarness) -> None:
+    first = fleet.message("一つ目")
+    second = fleet.message("二つ目")
+    await fleet.publish(first)
+    await fleet.wait_for(lambda p: len(p) >= 1)
+    await fleet.publish(second)
+    await fleet.wait_for(lambda p: len(p) >= 2)
+    history = await HotMemory(fleet.redis, fleet.keys).recent(first.channel_id)
+    assert [m.content for m in history] == ["一つ目", "二つ目"]
+    local_day = datetime.fromtimestamp(first.created_at, fleet.config.zone).date().isoformat()
+    day = await HotMemory(fleet.redis, fleet.keys).day(local_day)
+    assert [m.message_id for m in day] == [first.message_id, second.message_id]
+
+
+async def test_redis_restarted_mid_stream_loses_and_duplicates_nothing(
+    fleet: FleetHarness, redis_server: RedisServer
+) -> None:
+    before = [fleet.message(f"再起動前 {i}") for i in range(3)]
+    for message in before:
+        await fleet.publish(message)
+    await fleet.wait_for(lambda p: len(p) >= 3)
+    redis_server.stop()
+    during = [fleet.message(f"停止中 {i}") for i in range(3)]
+    # Reception keeps retrying while Redis is away; bring it back while it does.
+    publishing = asyncio.gather(*(fleet.publish(m) for m in during))
+    await asyncio.sleep(1.0)
+    redis_server.start()
+    await publishing
+    await fleet.wait_for(lambda p: len(p) >= 6, timeout=30)
+    await fleet.settle(1.5)
+    answered = sorted(p.reply_to_message_id or 0 for p in fleet.posts)
+    assert answered == sorted(m.message_id for m in before + during)
+
+
+async def test_gemini_429_then_success_still_answers(
+    fleet: FleetHarness, gemini_server: GeminiServer
+) -> None:
+    gemini_server.inject("429", count=1, retry_delay_s=0.2)
+    await fleet.publish(fleet.message("レート制限のあとでも答えて"))
+    posts = await fleet.wait_for(lambda p: len(p) >= 1)
+    assert posts[0].content != ""
+    assert posts[0].persona in {"spectra", "lynq", "paz"}
+    assert posts[0].content != PERSONAS[posts[0].persona].apology
+
+
+async def test_gemini_down_posts_an_apology_in_the_persona_voice(
+    fleet: FleetHarness, gemini_server: GeminiServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    gemini_server.inject("500", count=100)
+    before = (
+        REGISTRY.get_sample_value(
+            "agentfleet_replies_total", {"agent": "lynq", "outcome": "apology"}
+        )
+        or 0.0
+    )
+    with caplog.at_level(logging.ERROR):
+        await fleet.publish(fleet.message("LYNQ、応答して", mentioned_user_ids=(BOT_IDS["lynq"],)))
+        posts = await fleet.wait_for(lambda p: len(p) >= 1, timeout=20)
+    assert posts[0].persona == "lynq"
+    assert posts[0].content == PERSONAS["lynq"].apology
+    assert any(r.levelno == logging.ERROR and "lynq" in r.getMessage() for r in caplog.records)
+    after = REGISTRY.get_sample_value(
+        "agentfleet_replies_total", {"agent": "lynq", "outcome": "apology"}
+    )
+    assert after == before + 1
+
+
+async def test_a_worker_killed_mid_reply_answers_once_after_restart(
+    fleet: FleetHarness, gemini_server: GeminiServer
+) -> None:
+    # Kill every worker, then queue a message while the persona's LLM call is slow.
+    worker_tasks = fleet.tasks[1:]
+    for task in worker_tasks:
+        task.cancel()
+    gemini_server.inject("slow", count=1, delay_s=1.5)
+    lynq = fleet.start_worker("lynq")
+    await fleet.publish(fleet.message("LYNQ?", mentioned_user_ids=(BOT_IDS["lynq"],)))
+    await asyncio.sleep(0.5)  # LYNQ is now inside the slow generation
+    lynq.cancel()
+    await asyncio.sleep(0.1)
+    assert fleet.posts == []
+    fleet.start_worker("lynq")  # same consumer name: resumes its pending job at once
+    posts = await fleet.wait_for(lambda p: len(p) >= 1, timeout=15)
+    await fleet.settle(1.5)
+    assert len(posts) == 1
+    assert posts[0].persona == "lynq"
+
+
+async def test_discord_failing_keeps_the_job_until_it_is_posted(fleet: FleetHarness) -> None:
+    fleet.posters["paz"].failures = 2
+    await fleet.publish(fleet.message("PAZ!", mentioned_user_ids=(BOT_IDS["paz"],)))
+    posts = await fleet.wait_for(lambda p: len(p) >= 1, timeout=20)
+    await fleet.settle()
+    assert [p.persona for p in posts] == ["paz"]
+
+
+async def test_typed_task_command_is_confirmed_by_spectra(fleet: FleetHarness) -> None:
+    await fleet.publish(fleet.message('/task commit development "認証システム実装"'))
+    posts = await fleet.wait_for(lambda p: len(p) >= 1)
+    await fleet.settle()
+    assert len(posts) == 1
+    assert posts[0].persona == "spectra"
+    assert posts[0].channel_id == 1  # command_center
+    assert "認証システム実装" in posts[0].content
+    tasks = await fleet.redis.hgetall(FleetKeys("test").tasks)
+    assert b"development" in tasks
+
+
+async def test_bad_task_command_gets_help_where_it_was_typed(fleet: FleetHarness) -> None:
+    typed = fleet.message('/task commit random "x"', channel="creation")
+    await fleet.publish(typed)
+    posts = await fleet.wait_for(lambda p: len(p) >= 1)
+    assert posts[0].channel_id == typed.channel_id
+    assert posts[0].reply_to_message_id == typed.message_id
+    assert "random" in posts[0].content and "使い方" in posts[0].content
