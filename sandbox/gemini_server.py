@@ -514,6 +514,8 @@ class GeminiServer:
         self.latency_s = latency_s
         self._api_key = api_key
         self._faults: list[Fault] = []
+        self.scripted_replies: list[str] = []
+        """Texts the next plain-text generations answer with, in order (then the usual)."""
         self.requests: list[RecordedRequest] = []
         """Every model request since the last reset, in arrival order."""
         self._runner: web.AppRunner | None = None
@@ -578,8 +580,9 @@ class GeminiServer:
         )
 
     def reset(self) -> None:
-        """Clear pending faults and request records (latency is kept)."""
+        """Clear pending faults, scripted replies and request records (latency is kept)."""
         self._faults.clear()
+        self.scripted_replies.clear()
         self.requests.clear()
 
     @property
@@ -822,6 +825,8 @@ class GeminiServer:
             return json.dumps({"text": persona_reply(system, user_texts)}, ensure_ascii=False), (
                 prompt_tokens
             )
+        if self.scripted_replies:
+            return self.scripted_replies.pop(0), prompt_tokens
         return persona_reply(system, user_texts), prompt_tokens
 
     @staticmethod
