@@ -98,6 +98,8 @@ class PersonaWorker:
         """The text to post for ``job`` (None to post nothing) and the outcome label."""
         if job.kind is JobKind.ANNOUNCE:
             return job.text or "", "ok"
+        if job.expires_at is not None and time.time() > job.expires_at:
+            return None, "skipped_stale"
         try:
             if job.kind is JobKind.REPLY:
                 return await self._reply(job), "ok"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 from collections.abc import Awaitable
@@ -18,7 +17,7 @@ from typing import Any
 import discord
 import redis.asyncio as aioredis
 
-from runtime.app.scheduler import Scheduler, SpeechSettings
+from runtime.app.scheduler import Clock, Scheduler, SpeechSettings, utc_now
 from runtime.app.services import router_service, worker_service
 from runtime.brain.events import DueEvent
 from runtime.brain.phases import DaySchedule
@@ -40,7 +39,8 @@ from runtime.observability.health import CheckResult, HealthServer
 
 log = logging.getLogger(__name__)
 
-DIRECTORY_REFRESH_SECONDS = 5.0
+SPEECH_BUDGET_SHARE = 0.5
+"""Autonomous speech may start only while less than this share of the Gemini budget is used."""
 
 # The fleet never joins voice: discord.py's "PyNaCl/davey is not installed" warnings would
 # only add noise to the WARN lines operators grep for.
@@ -62,36 +62,31 @@ def gemini_settings(settings: Settings) -> GeminiSettings:
     )
 
 
-def router_config(settings: Settings, directory: FleetDirectory | None = None) -> RouterConfig:
+def router_config(settings: Settings) -> RouterConfig:
     """The router's view of the fleet (bot ids are learnt from Redis once bots log in)."""
     channel_ids = settings.channel_ids
     return RouterConfig(
-        directory=directory
-        or FleetDirectory({}, {cid: name for name, cid in channel_ids.items()}, frozenset()),
+        directory=FleetDirectory(
+            personas=settings.enabled_personas,
+            persona_user_ids={},
+            channel_names={cid: name for name, cid in channel_ids.items()},
+            own_bot_ids=frozenset(),
+        ),
         channel_ids=channel_ids,
         zone=settings.zone,
         max_replies=settings.MAX_REPLIES_PER_MESSAGE,
-    )
-
-
-async def read_directory(
-    redis: aioredis.Redis, keys: FleetKeys, base: FleetDirectory, personas: tuple[str, ...]
-) -> FleetDirectory:
-    """The directory with the bot ids that the fleet's clients registered at login."""
-    raw: Any = await redis.hgetall(keys.bots)
-    ids = {k.decode(): int(v) for k, v in raw.items()}
-    return dataclasses.replace(
-        base,
-        persona_user_ids={p: ids[p] for p in personas if p in ids},
-        own_bot_ids=frozenset(ids.values()),
+        learn_bot_ids=True,
     )
 
 
 class FleetProcess:
     """One process of a fleet: its clients, services and endpoints, started and stopped together."""
 
-    def __init__(self, settings: Settings, role: Role, persona: str | None) -> None:
+    def __init__(
+        self, settings: Settings, role: Role, persona: str | None, clock: Clock = utc_now
+    ) -> None:
         self.settings = settings
+        self.clock = clock
         self.role = role
         self.keys = FleetKeys(settings.FLEET_NAME)
         self.redis = aioredis.Redis.from_url(
@@ -104,6 +99,8 @@ class FleetProcess:
         self.supervisors = SupervisorGroup()
         self.services: list[Awaitable[None]] = []
         self.gemini: GeminiClient | None = None
+        self.router: Router | None = None
+        """The inbox router, in roles that run one."""
         self.stop = asyncio.Event()
         if role in (Role.ALL_IN_ONE, Role.PERSONA):
             self.personas = (
@@ -128,10 +125,7 @@ class FleetProcess:
         if self.role in (Role.ALL_IN_ONE, Role.RECEPTION):
             self._add_reception()
         if self.personas:
-            limiter = RedisRateLimiter(
-                self.redis, self.keys.rate_limit, self.settings.GEMINI_REQUESTS_PER_MINUTE
-            )
-            self.gemini = await GeminiClient.create(gemini_settings(self.settings), limiter)
+            self.gemini = await GeminiClient.create(gemini_settings(self.settings), self._limiter())
             for persona in self.personas:
                 self._add_persona(persona, GeminiTextModel(self.gemini))
         await self.health.start()
@@ -156,6 +150,7 @@ class FleetProcess:
     def _add_reception(self) -> None:
         settings = self.settings
         consumer, router, desk = router_service(self.redis, self.keys, router_config(settings))
+        self.router = router
         inbox = Inbox(self.redis, self.keys)
 
         async def on_message(message: Any) -> None:
@@ -177,7 +172,11 @@ class FleetProcess:
         )
         self.services.append(self._register_bot("reception", supervisor))
         self.services.append(consumer.run(self.stop))
-        self.services.append(self._refresh_directory(router))
+        limiter = self._limiter()
+
+        async def speech_budget() -> bool:
+            return await limiter.has_headroom(SPEECH_BUDGET_SHARE)
+
         scheduler = Scheduler(
             self.redis,
             self.keys,
@@ -191,8 +190,15 @@ class FleetProcess:
             settings.enabled_personas,
             settings.channel_ids,
             self._pipeline,
+            clock=self.clock,
+            speech_budget=speech_budget,
         )
         self.services.append(scheduler.run(self.stop))
+
+    def _limiter(self) -> RedisRateLimiter:
+        return RedisRateLimiter(
+            self.redis, self.keys.rate_limit, self.settings.GEMINI_REQUESTS_PER_MINUTE
+        )
 
     async def _pipeline(self, due: DueEvent) -> None:
         if self.role is Role.RECEPTION:
@@ -201,18 +207,6 @@ class FleetProcess:
             log.warning(
                 "WARN 長期記憶 for %s skipped: the pipeline is not part of this build", due.day
             )
-
-    async def _refresh_directory(self, router: Router) -> None:
-        while not self.stop.is_set():
-            with contextlib.suppress(Exception):
-                directory = await read_directory(
-                    self.redis, self.keys, router.config.directory, self.settings.enabled_personas
-                )
-                if directory != router.config.directory:
-                    router.config = dataclasses.replace(router.config, directory=directory)
-                    log.info("bots known to the router: %s", sorted(directory.persona_user_ids))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), DIRECTORY_REFRESH_SECONDS)
 
     # -- personas ------------------------------------------------------------------------
 

@@ -33,6 +33,13 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 PipelineRunner = Callable[[DueEvent], Awaitable[None]]
+Budget = Callable[[], Awaitable[bool]]
+"""Whether the shared Gemini budget has room for optional work right now."""
+
+
+async def always(_: object = None) -> bool:
+    """A budget that always has room (no shared rate limit configured)."""
+    return True
 
 
 def utc_now() -> datetime:
@@ -62,6 +69,7 @@ class Scheduler:
         run_pipeline: PipelineRunner,
         clock: Clock = utc_now,
         rng: random.Random | None = None,
+        speech_budget: Budget = always,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -72,6 +80,7 @@ class Scheduler:
         self.run_pipeline = run_pipeline
         self.clock = clock
         self.rng = rng or random.Random()
+        self.speech_budget = speech_budget
         self.state = FleetState(redis, keys)
         self.tracker = PhaseTracker(schedule)
 
@@ -150,14 +159,19 @@ class Scheduler:
         if plan is None:
             log.debug("自発発言 tick: quiet (%s)", phase.value)
             return None
+        if not await self.speech_budget():
+            log.info("自発発言 skipped: the Gemini budget is kept for replies to people")
+            return None
+        now = time.time()
         job = PersonaJob(
             job_id=f"speech:{uuid.uuid4().hex}",
             kind=JobKind.SPEECH,
             persona=plan.persona,
             channel=plan.channel,
             channel_id=self.channel_ids[plan.channel],
-            enqueued_at=time.time(),
+            enqueued_at=now,
             text=plan.task.text if plan.task else None,
+            expires_at=now + self.speech.interval_seconds,
         )
         await enqueue(self.redis, self.keys, job)
         log.info("自発発言 planned: %s in #%s (%s)", plan.persona, plan.channel, phase.value)

@@ -76,3 +76,6 @@ class PersonaJob:
     """The human message being answered (REPLY)."""
     text: str | None = None
     """The task being worked on (SPEECH), the event name (EVENT) or the text (ANNOUNCE)."""
+    expires_at: float | None = None
+    """Unix time after which the job is dropped unposted: autonomous speech that waited
+    behind replies is stale, and posting it late would only interrupt."""

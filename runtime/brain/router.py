@@ -37,10 +37,12 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class FleetDirectory:
-    """What the router needs to know about the fleet's Discord identities."""
+    """What the router needs to know about the fleet's personas and Discord identities."""
 
+    personas: tuple[str, ...]
+    """The enabled personas: the candidates when nobody in particular is addressed."""
     persona_user_ids: dict[str, int]
-    """Persona name → its bot's Discord user id (enabled personas only)."""
+    """Persona name → its bot's Discord user id, for the bots that have logged in."""
     channel_names: dict[int, str]
     """Discord channel id → fleet channel name (command_center, development, …)."""
     own_bot_ids: frozenset[int]
@@ -71,20 +73,20 @@ def route(
     mentioned: list[str] = []
     for uid in message.mentioned_user_ids:
         name = directory.persona_of(uid)
-        if name is not None and name not in mentioned:
+        if name is not None and name in directory.personas and name not in mentioned:
             mentioned.append(name)
     if mentioned:
         return Route(tuple(mentioned[:max_replies]), RouteReason.MENTION)
 
     replied = directory.persona_of(message.reply_to_author_id)
-    if replied is not None:
+    if replied is not None and replied in directory.personas:
         return Route((replied,), RouteReason.REPLY)
 
     channel = directory.channel_names.get(message.channel_id)
     if channel is None:
         # Outside the fleet's four channels the agents speak only when addressed.
         return Route((), RouteReason.IGNORED_CHANNEL)
-    weights = speaker_weights(channel, directory.persona_user_ids, last_speaker)
+    weights = speaker_weights(channel, directory.personas, last_speaker)
     chosen: list[str] = []
     while weights and len(chosen) < max_replies:
         pick = weighted_choice(weights, rng)

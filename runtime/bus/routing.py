@@ -9,12 +9,14 @@ and is only acknowledged.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -63,6 +65,8 @@ class RouterConfig:
     channel_ids: dict[str, int]
     zone: ZoneInfo
     max_replies: int = 1
+    learn_bot_ids: bool = False
+    """Read the bots' user ids from Redis, where each bot records its own at login."""
 
 
 class Router:
@@ -82,6 +86,28 @@ class Router:
         self.on_task_command = on_task_command
         self.rng = rng or random.Random()
         self._script = redis.register_script(_ROUTE_SCRIPT)
+        self._directory = config.directory
+        self._directory_read = 0.0
+
+    async def directory(self) -> FleetDirectory:
+        """The fleet's directory, with bot ids learnt from Redis (re-read at most each second).
+
+        Reading on demand rather than on a timer means a message that arrives right after
+        the bots log in is already routed with their ids known.
+        """
+        if not self.config.learn_bot_ids or time.monotonic() - self._directory_read < 1.0:
+            return self._directory
+        raw: Any = await self.redis.hgetall(self.keys.bots)
+        ids = {k.decode(): int(v) for k, v in raw.items()}
+        self._directory = dataclasses.replace(
+            self.config.directory,
+            persona_user_ids={p: ids[p] for p in self.config.directory.personas if p in ids},
+            own_bot_ids=frozenset(ids.values()) | self.config.directory.own_bot_ids,
+        )
+        # Until every bot is known, look again on the next message.
+        if set(self._directory.persona_user_ids) == set(self.config.directory.personas):
+            self._directory_read = time.monotonic()
+        return self._directory
 
     async def handle(self, entry_id: str, fields: dict[str, str]) -> None:
         """Process one inbox entry (the StreamConsumer handler)."""
@@ -130,17 +156,18 @@ class Router:
 
     async def jobs_for(self, message: InboundMessage) -> list[PersonaJob]:
         """The persona jobs that answer ``message`` (none for bots and ignored messages)."""
+        directory = await self.directory()
         if (
             not message.author_is_bot
-            and message.author_id not in self.config.directory.own_bot_ids
+            and message.author_id not in directory.own_bot_ids
             and is_task_command(message.content)
         ):
             return await self.on_task_command(message)
-        channel = self.config.directory.channel_names.get(message.channel_id)
+        channel = directory.channel_names.get(message.channel_id)
         last = await self.redis.hget(self.keys.last_speakers, channel) if channel else None
         decision = route(
             message,
-            self.config.directory,
+            directory,
             last.decode() if isinstance(last, bytes) else last,
             self.rng,
             self.config.max_replies,

@@ -31,6 +31,13 @@ return tonumber(oldest[2]) + window - now_ms
 """
 
 
+_IN_USE = """
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+return redis.call('ZCOUNT', KEYS[1], now_ms - tonumber(ARGV[1]), '+inf')
+"""
+
+
 class RedisRateLimiter:
     """Admits at most ``per_minute`` calls in any 60-second window, across processes."""
 
@@ -42,6 +49,7 @@ class RedisRateLimiter:
         self.per_minute = per_minute
         self.window_ms = window_ms
         self._script = redis.register_script(_ACQUIRE)
+        self._in_use = redis.register_script(_IN_USE)
 
     async def acquire(self) -> None:
         """Wait until a call is allowed, then count it."""
@@ -54,3 +62,15 @@ class RedisRateLimiter:
                 return
             log.info("Gemini rate limit reached; waiting %.1fs", wait_ms / 1000)
             await asyncio.sleep(max(wait_ms, 10) / 1000)
+
+    async def in_use(self) -> int:
+        """Calls counted in the current window, by every process of the fleet."""
+        return int(await self._in_use(keys=[self.key], args=[self.window_ms]))
+
+    async def has_headroom(self, share: float) -> bool:
+        """Whether less than ``share`` of the budget is used, so optional work may start.
+
+        Autonomous speech asks this before it is planned: replies to people must never wait
+        behind the fleet talking to itself.
+        """
+        return await self.in_use() < self.per_minute * share

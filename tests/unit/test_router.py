@@ -5,6 +5,7 @@ from runtime.brain.messages import InboundMessage
 from runtime.brain.router import FleetDirectory, RouteReason, route
 
 DIRECTORY = FleetDirectory(
+    personas=("spectra", "lynq", "paz"),
     persona_user_ids={"spectra": 101, "lynq": 102, "paz": 103},
     channel_names={1: "command_center", 2: "development", 3: "creation", 4: "lounge"},
     own_bot_ids=frozenset({100, 101, 102, 103}),
@@ -96,10 +97,24 @@ def test_one_reply_per_message_unless_configured() -> None:
 
 def test_disabled_persona_is_never_chosen() -> None:
     two = FleetDirectory(
-        persona_user_ids={"spectra": 101, "paz": 103},
+        personas=("spectra", "paz"),
+        persona_user_ids={"spectra": 101, "lynq": 102, "paz": 103},
         channel_names=DIRECTORY.channel_names,
         own_bot_ids=DIRECTORY.own_bot_ids,
     )
     rng = random.Random(5)
     chosen = {route(message(), two, None, rng).personas[0] for _ in range(200)}
     assert chosen == {"spectra", "paz"}
+    # Addressing a disabled persona falls back to the channel's enabled ones.
+    assert route(message(mentioned_user_ids=(102,)), two, None, rng).personas[0] != "lynq"
+
+
+def test_personas_are_chosen_before_their_bots_have_logged_in() -> None:
+    # The router must not drop messages while it has not yet learnt the bots' user ids.
+    unknown = FleetDirectory(
+        personas=("spectra", "lynq", "paz"),
+        persona_user_ids={},
+        channel_names=DIRECTORY.channel_names,
+        own_bot_ids=frozenset(),
+    )
+    assert len(route(message(), unknown, None, random.Random(1)).personas) == 1

@@ -1,0 +1,659 @@
+"""The server's world: one guild, its channels, users, messages, commands and interactions.
+
+Everything here is plain in-memory state plus the builders that turn it into Discord API
+payloads. The payload shapes follow what discord.py 2.7 parses (``Message``, ``Member``,
+``Guild._from_data``...): a missing required key there raises inside the client's gateway
+parser and kills its ``start()``, so the builders err on the side of complete payloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+#: Discord's epoch (2015-01-01T00:00:00Z) in milliseconds; snowflakes count from it.
+DISCORD_EPOCH_MS: Final = 1_420_070_400_000
+
+#: Fixed ids are snowflakes of 2024-01-01 so they look (and sort) like real ones and stay
+#: stable across runs: tests and the sandbox's .env can hard-code them.
+_FIXED_BASE: Final = (1_704_067_200_000 - DISCORD_EPOCH_MS) << 22
+
+GUILD_ID: Final = _FIXED_BASE + 1
+#: Channel name → id, in the order shown in the guild (``position``).
+CHANNEL_IDS: Final[Mapping[str, int]] = {
+    "command_center": _FIXED_BASE + 11,
+    "lounge": _FIXED_BASE + 12,
+    "development": _FIXED_BASE + 13,
+    "creation": _FIXED_BASE + 14,
+}
+#: Bot key → (user id, display name, colour used by the web page).
+BOTS: Final[Mapping[str, tuple[int, str, str]]] = {
+    "reception": (_FIXED_BASE + 21, "Reception", "#9aa0a6"),
+    "spectra": (_FIXED_BASE + 22, "SPECTRA", "#3b82f6"),
+    "lynq": (_FIXED_BASE + 23, "LYNQ", "#ef4444"),
+    "paz": (_FIXED_BASE + 24, "PAZ", "#eab308"),
+}
+#: The first human's id; further humans count up from it.
+_FIRST_HUMAN_ID: Final = _FIXED_BASE + 31
+#: Default tokens; any mapping bot key → token can be configured instead.
+DEFAULT_TOKENS: Final[Mapping[str, str]] = {key: f"sandbox-{key}-token" for key in BOTS}
+
+# Gateway intents the server honours (discord.Intents bit positions).
+INTENT_GUILDS: Final = 1 << 0
+INTENT_GUILD_MEMBERS: Final = 1 << 1
+INTENT_GUILD_MESSAGES: Final = 1 << 9
+INTENT_GUILD_MESSAGE_TYPING: Final = 1 << 11
+INTENT_MESSAGE_CONTENT: Final = 1 << 15
+
+# Message types and flags used here.
+MESSAGE_DEFAULT: Final = 0
+MESSAGE_REPLY: Final = 19
+MESSAGE_CHAT_INPUT_COMMAND: Final = 20
+FLAG_EPHEMERAL: Final = 1 << 6
+FLAG_LOADING: Final = 1 << 7
+
+#: Everything a member may do; the sandbox has no permission model.
+ALL_PERMISSIONS: Final = str((1 << 50) - 1)
+
+#: How long a nonce stays enforceable (Discord documents "the past few minutes").
+NONCE_WINDOW_SECONDS: Final = 300.0
+
+_MENTION_RE: Final = re.compile(r"<@!?(\d+)>")
+
+
+def iso(ts: float) -> str:
+    """Return Unix time ``ts`` as the ISO-8601 string Discord uses for timestamps."""
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+class SnowflakeFactory:
+    """Generates strictly increasing snowflakes from the current time."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self) -> int:
+        """Return a new snowflake, greater than every one returned before."""
+        candidate = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
+        # Several ids within one millisecond: count up in the low (increment) bits.
+        self._last = max(candidate, self._last + 1)
+        return self._last
+
+
+def snowflake_time(snowflake: int) -> float:
+    """Return the Unix time (seconds) encoded in ``snowflake``."""
+    return ((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A user of the sandbox guild: one of the four bots or a human."""
+
+    id: int
+    key: str
+    """Short stable name: ``reception``/``spectra``/``lynq``/``paz`` or the human's name."""
+    name: str
+    bot: bool
+    colour: str
+
+    def payload(self) -> dict[str, Any]:
+        """Return the Discord user object."""
+        return {
+            "id": str(self.id),
+            "username": self.name.lower() if not self.bot else self.name,
+            "global_name": self.name,
+            "discriminator": "0",
+            "avatar": None,
+            "bot": self.bot,
+            "system": False,
+            "public_flags": 0,
+            "flags": 0,
+            "banner": None,
+            "accent_color": None,
+            "avatar_decoration_data": None,
+        }
+
+    def self_payload(self) -> dict[str, Any]:
+        """Return the user object as ``GET /users/@me`` shows it to its own token."""
+        return {
+            **self.payload(),
+            "verified": True,
+            "mfa_enabled": False,
+            "locale": "en-US",
+            "email": None,
+            "premium_type": 0,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A text channel of the sandbox guild."""
+
+    id: int
+    name: str
+    position: int
+
+    def payload(self, guild_id: int, last_message_id: int | None = None) -> dict[str, Any]:
+        """Return the Discord guild text channel object."""
+        return {
+            "id": str(self.id),
+            "type": 0,
+            "guild_id": str(guild_id),
+            "name": self.name,
+            "position": self.position,
+            "permission_overwrites": [],
+            "parent_id": None,
+            "topic": None,
+            "nsfw": False,
+            "rate_limit_per_user": 0,
+            "last_message_id": str(last_message_id) if last_message_id else None,
+            "flags": 0,
+        }
+
+
+@dataclass(slots=True)
+class Message:
+    """A stored message; :meth:`World.message_payload` renders it per viewer."""
+
+    id: int
+    channel_id: int
+    author: User
+    content: str
+    type: int = MESSAGE_DEFAULT
+    nonce: str | None = None
+    reference_id: int | None = None
+    """Id of the message this one replies to (``message_reference.message_id``)."""
+    mention_ids: tuple[int, ...] = ()
+    """Users this message actually mentions (after ``allowed_mentions``)."""
+    allowed_mentions: dict[str, Any] | None = None
+    """The ``allowed_mentions`` the sender asked for, kept for inspection by tests."""
+    flags: int = 0
+    webhook_id: int | None = None
+    interaction_id: int | None = None
+    edited_at: float | None = None
+    source: str = "rest"
+    """``rest`` (a bot's send), ``human`` (control API), ``interaction`` or ``webhook``."""
+
+    @property
+    def created_at(self) -> float:
+        """Unix time of creation, from the snowflake like Discord's ``timestamp``."""
+        return snowflake_time(self.id)
+
+    @property
+    def ephemeral(self) -> bool:
+        """Whether only the invoking user sees this message (never dispatched)."""
+        return bool(self.flags & FLAG_EPHEMERAL)
+
+
+@dataclass(slots=True)
+class Interaction:
+    """An application command invocation and everything the app answered to it."""
+
+    id: int
+    token: str
+    application: User
+    user: User
+    channel_id: int
+    data: dict[str, Any]
+    created_at: float = field(default_factory=time.time)
+    callback_type: int | None = None
+    """The first callback's type: 4 (message), 5 (deferred) ...; None while unanswered."""
+    original_id: int | None = None
+    followup_ids: list[int] = field(default_factory=list)
+    expired: bool = False
+    """Whether the app tried to answer after the acknowledgement deadline."""
+
+    @property
+    def acknowledged(self) -> bool:
+        """Whether the app has sent its (one allowed) callback."""
+        return self.callback_type is not None
+
+
+class World:
+    """The guild and everything in it; no I/O (the server wires it to HTTP and gateway)."""
+
+    def __init__(
+        self,
+        *,
+        tokens: Mapping[str, str] | None = None,
+        humans: Sequence[str] = ("alice", "bob"),
+        guild_name: str = "AgentFleet Sandbox",
+    ) -> None:
+        """Create the guild with four bots, ``humans`` and the four text channels."""
+        configured = dict(DEFAULT_TOKENS)
+        configured.update(tokens or {})
+        unknown = set(configured) - set(BOTS)
+        if unknown:
+            raise ValueError(f"tokens given for unknown bots: {sorted(unknown)}")
+        if not humans:
+            raise ValueError("at least one human member is needed")
+        self.guild_id = GUILD_ID
+        self.guild_name = guild_name
+        self.snowflakes = SnowflakeFactory()
+        self.bots: dict[str, User] = {
+            key: User(id=uid, key=key, name=name, bot=True, colour=colour)
+            for key, (uid, name, colour) in BOTS.items()
+        }
+        self.humans: dict[str, User] = {
+            name: User(id=_FIRST_HUMAN_ID + i, key=name, name=name, bot=False, colour="#e5e7eb")
+            for i, name in enumerate(humans)
+        }
+        self.users: dict[int, User] = {
+            u.id: u for u in (*self.bots.values(), *self.humans.values())
+        }
+        self._token_to_bot: dict[str, User] = {
+            tok: self.bots[key] for key, tok in configured.items()
+        }
+        self.channels: dict[int, Channel] = {
+            cid: Channel(id=cid, name=name, position=i)
+            for i, (name, cid) in enumerate(CHANNEL_IDS.items())
+        }
+        self.channel_ids: dict[str, int] = dict(CHANNEL_IDS)
+        self.messages: dict[int, Message] = {}
+        self.history: dict[int, list[Message]] = {cid: [] for cid in self.channels}
+        # app id → guild id (None = global) → command name → command object
+        self.commands: dict[int, dict[int | None, dict[str, dict[str, Any]]]] = {}
+        self.interactions: dict[int, Interaction] = {}
+        self._interactions_by_token: dict[str, Interaction] = {}
+        self.joined_at = time.time() - 86_400
+
+    # -- lookups -----------------------------------------------------------------------
+
+    def bot_for_token(self, token: str) -> User | None:
+        """Return the bot a token belongs to (``Bot `` prefix allowed), or None."""
+        token = token.strip()
+        if token.startswith("Bot "):
+            token = token[4:].strip()
+        return self._token_to_bot.get(token)
+
+    def token_for(self, bot: str) -> str:
+        """Return the token configured for bot key ``bot``."""
+        for token, user in self._token_to_bot.items():
+            if user.key == bot:
+                return token
+        raise KeyError(f"unknown bot {bot!r}")
+
+    def resolve_user(self, ref: str | int) -> User:
+        """Find a user by id, bot key, human name or display name (case-insensitive)."""
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            user = self.users.get(int(ref))
+            if user is not None:
+                return user
+        else:
+            wanted = ref.strip().lstrip("@").lower()
+            for user in self.users.values():
+                if wanted in (user.key.lower(), user.name.lower()):
+                    return user
+        raise KeyError(f"unknown user {ref!r}")
+
+    def resolve_channel(self, ref: str | int) -> Channel:
+        """Find a channel by id or name (``#`` prefix allowed)."""
+        if isinstance(ref, int) or ref.isdigit():
+            channel = self.channels.get(int(ref))
+            if channel is not None:
+                return channel
+        else:
+            cid = self.channel_ids.get(ref.strip().lstrip("#"))
+            if cid is not None:
+                return self.channels[cid]
+        raise KeyError(f"unknown channel {ref!r}")
+
+    # -- payloads ----------------------------------------------------------------------
+
+    def member_payload(self, user: User, *, with_user: bool = True) -> dict[str, Any]:
+        """Return the guild member object for ``user`` (``flags`` is required by discord.py)."""
+        payload: dict[str, Any] = {
+            "roles": [],
+            "nick": None,
+            "avatar": None,
+            "banner": None,
+            "joined_at": iso(self.joined_at),
+            "premium_since": None,
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "communication_disabled_until": None,
+        }
+        if with_user:
+            payload["user"] = user.payload()
+        return payload
+
+    def everyone_role(self) -> dict[str, Any]:
+        """Return the guild's @everyone role (its id is the guild id, as on Discord)."""
+        return {
+            "id": str(self.guild_id),
+            "name": "@everyone",
+            "permissions": ALL_PERMISSIONS,
+            "position": 0,
+            "color": 0,
+            "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
+            "hoist": False,
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
+            "icon": None,
+            "unicode_emoji": None,
+        }
+
+    def guild_payload(self) -> dict[str, Any]:
+        """Return the full GUILD_CREATE payload (``member_count == len(members)``)."""
+        members = [self.member_payload(u) for u in self.users.values()]
+        return {
+            "id": str(self.guild_id),
+            "name": self.guild_name,
+            "icon": None,
+            "splash": None,
+            "discovery_splash": None,
+            "banner": None,
+            "description": None,
+            "owner_id": str(next(iter(self.humans.values())).id),
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 1,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "premium_tier": 0,
+            "premium_subscription_count": 0,
+            "premium_progress_bar_enabled": False,
+            "preferred_locale": "ja",
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "rules_channel_id": None,
+            "public_updates_channel_id": None,
+            "vanity_url_code": None,
+            "features": [],
+            "roles": [self.everyone_role()],
+            "emojis": [],
+            "stickers": [],
+            "joined_at": iso(self.joined_at),
+            "large": False,
+            "unavailable": False,
+            "member_count": len(members),
+            "members": members,
+            "channels": [
+                c.payload(self.guild_id, self._last_message_id(c.id))
+                for c in self.channels.values()
+            ],
+            "threads": [],
+            "presences": [],
+            "voice_states": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+        }
+
+    def _last_message_id(self, channel_id: int) -> int | None:
+        history = self.history.get(channel_id) or []
+        return history[-1].id if history else None
+
+    def application_payload(self, bot: User) -> dict[str, Any]:
+        """Return ``GET /oauth2/applications/@me`` for ``bot`` (the app id is the bot id)."""
+        owner = next(iter(self.humans.values()))
+        return {
+            "id": str(bot.id),
+            "name": bot.name,
+            "description": f"{bot.name} (AgentFleet sandbox)",
+            "icon": None,
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": owner.payload(),
+            "team": None,
+            "summary": "",
+            "verify_key": hashlib.sha256(str(bot.id).encode()).hexdigest(),
+            "flags": 0,
+            "bot": bot.payload(),
+            "rpc_origins": [],
+            "tags": [],
+            "redirect_uris": [],
+            "interactions_endpoint_url": None,
+            "guild_id": None,
+            "cover_image": None,
+            "terms_of_service_url": None,
+            "privacy_policy_url": None,
+        }
+
+    def message_payload(
+        self, message: Message, *, hide_content: bool = False, nested: bool = False
+    ) -> dict[str, Any]:
+        """Render ``message``; ``hide_content`` blanks it for sessions lacking the intent."""
+        mentions = []
+        for uid in message.mention_ids:
+            user = self.users.get(uid)
+            if user is not None:
+                mentions.append(
+                    {**user.payload(), "member": self.member_payload(user, with_user=False)}
+                )
+        payload: dict[str, Any] = {
+            "id": str(message.id),
+            "type": message.type,
+            "channel_id": str(message.channel_id),
+            "guild_id": str(self.guild_id),
+            "author": message.author.payload(),
+            "member": self.member_payload(message.author, with_user=False),
+            "content": "" if hide_content else message.content,
+            "timestamp": iso(message.created_at),
+            "edited_timestamp": iso(message.edited_at) if message.edited_at else None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": mentions,
+            "mention_roles": [],
+            "mention_channels": [],
+            "attachments": [],
+            "embeds": [],
+            "components": [],
+            "reactions": [],
+            "pinned": False,
+            "flags": message.flags,
+        }
+        if message.nonce is not None:
+            payload["nonce"] = message.nonce
+        if message.webhook_id is not None:
+            payload["webhook_id"] = str(message.webhook_id)
+            payload["application_id"] = str(message.webhook_id)
+        if message.interaction_id is not None:
+            interaction = self.interactions.get(message.interaction_id)
+            if interaction is not None:
+                payload["interaction_metadata"] = {
+                    "id": str(interaction.id),
+                    "type": 2,
+                    "name": interaction.data.get("name", ""),
+                    "user": interaction.user.payload(),
+                    "authorizing_integration_owners": {"0": str(self.guild_id)},
+                }
+        if message.reference_id is not None:
+            payload["message_reference"] = {
+                "type": 0,
+                "message_id": str(message.reference_id),
+                "channel_id": str(message.channel_id),
+                "guild_id": str(self.guild_id),
+            }
+            if not nested:
+                referenced = self.messages.get(message.reference_id)
+                payload["referenced_message"] = (
+                    self.message_payload(referenced, hide_content=hide_content, nested=True)
+                    if referenced is not None
+                    else None
+                )
+        return payload
+
+    # -- messages ----------------------------------------------------------------------
+
+    def find_by_nonce(self, author: User, channel_id: int, nonce: str) -> Message | None:
+        """Return the recent message ``author`` sent to ``channel_id`` with ``nonce``."""
+        horizon = time.time() - NONCE_WINDOW_SECONDS
+        for message in reversed(self.history[channel_id]):
+            if message.created_at < horizon:
+                break
+            if message.author.id == author.id and message.nonce == nonce:
+                return message
+        return None
+
+    def mentions_for(
+        self,
+        content: str,
+        *,
+        extra: Iterable[int] = (),
+        allowed_mentions: Mapping[str, Any] | None,
+        replied_author: User | None,
+    ) -> tuple[int, ...]:
+        """Compute a message's ``mentions``: parsed ``<@id>`` filtered by allowed_mentions.
+
+        As on Discord, ``allowed_mentions`` decides who is actually mentioned (and pinged);
+        without it every parsed user is, plus the replied-to author.
+        """
+        parsed = [int(m) for m in _MENTION_RE.findall(content)]
+        parsed.extend(extra)
+        candidates = [uid for uid in dict.fromkeys(parsed) if uid in self.users]
+        if allowed_mentions is None:
+            chosen = candidates
+            replied_ok = True
+        else:
+            parse = allowed_mentions.get("parse") or []
+            listed = {int(u) for u in allowed_mentions.get("users") or []}
+            chosen = [uid for uid in candidates if "users" in parse or uid in listed]
+            replied_ok = bool(allowed_mentions.get("replied_user", False))
+        if replied_author is not None and replied_ok and replied_author.id not in chosen:
+            chosen.append(replied_author.id)
+        return tuple(chosen)
+
+    def add_message(
+        self,
+        *,
+        channel_id: int,
+        author: User,
+        content: str,
+        reference_id: int | None = None,
+        nonce: str | None = None,
+        allowed_mentions: dict[str, Any] | None = None,
+        extra_mentions: Iterable[int] = (),
+        flags: int = 0,
+        msg_type: int | None = None,
+        webhook_id: int | None = None,
+        interaction_id: int | None = None,
+        source: str = "rest",
+    ) -> Message:
+        """Store a new message (no dispatch; the server fans it out)."""
+        replied_author = None
+        if reference_id is not None:
+            referenced = self.messages.get(reference_id)
+            replied_author = referenced.author if referenced is not None else None
+        message = Message(
+            id=self.snowflakes.next(),
+            channel_id=channel_id,
+            author=author,
+            content=content,
+            type=msg_type
+            if msg_type is not None
+            else (MESSAGE_REPLY if reference_id is not None else MESSAGE_DEFAULT),
+            nonce=nonce,
+            reference_id=reference_id,
+            mention_ids=self.mentions_for(
+                content,
+                extra=extra_mentions,
+                allowed_mentions=allowed_mentions,
+                replied_author=replied_author,
+            ),
+            allowed_mentions=allowed_mentions,
+            flags=flags,
+            webhook_id=webhook_id,
+            interaction_id=interaction_id,
+            source=source,
+        )
+        self.messages[message.id] = message
+        self.history[channel_id].append(message)
+        return message
+
+    # -- application commands ----------------------------------------------------------
+
+    def put_commands(
+        self, app: User, guild_id: int | None, commands: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Bulk-overwrite ``app``'s commands (ids stay stable per name, like Discord)."""
+        scope = self.commands.setdefault(app.id, {})
+        previous = scope.get(guild_id, {})
+        stored: dict[str, dict[str, Any]] = {}
+        for raw in commands:
+            name = str(raw["name"])
+            old = previous.get(name)
+            command: dict[str, Any] = {
+                "type": 1,
+                "description": "",
+                "options": [],
+                "default_member_permissions": None,
+                "nsfw": False,
+                "contexts": None,
+                "integration_types": [0],
+                **raw,
+                "id": old["id"] if old else str(self.snowflakes.next()),
+                "application_id": str(app.id),
+                "version": str(self.snowflakes.next()),
+            }
+            if guild_id is not None:
+                command["guild_id"] = str(guild_id)
+            stored[name] = command
+        scope[guild_id] = stored
+        return list(stored.values())
+
+    def find_command(self, name: str) -> tuple[User, dict[str, Any]]:
+        """Return (app, command) for a chat-input command registered in the guild or globally."""
+        for app_id, scopes in self.commands.items():
+            for guild_id in (self.guild_id, None):
+                command = scopes.get(guild_id, {}).get(name)
+                if command is not None and command.get("type", 1) == 1:
+                    return self.users[app_id], command
+        raise KeyError(f"no application command /{name} is registered")
+
+    def new_interaction(
+        self, *, app: User, user: User, channel_id: int, data: dict[str, Any]
+    ) -> Interaction:
+        """Create and store an interaction for ``user`` invoking a command of ``app``."""
+        interaction = Interaction(
+            id=self.snowflakes.next(),
+            token=secrets.token_urlsafe(32),
+            application=app,
+            user=user,
+            channel_id=channel_id,
+            data=data,
+        )
+        self.interactions[interaction.id] = interaction
+        self._interactions_by_token[interaction.token] = interaction
+        return interaction
+
+    def interaction_by_token(self, token: str) -> Interaction | None:
+        """Return the interaction a webhook/callback token belongs to."""
+        return self._interactions_by_token.get(token)
+
+    def interaction_payload(self, interaction: Interaction) -> dict[str, Any]:
+        """Render INTERACTION_CREATE for a chat-input command."""
+        channel = self.channels[interaction.channel_id]
+        member = self.member_payload(interaction.user)
+        member["permissions"] = ALL_PERMISSIONS
+        return {
+            "id": str(interaction.id),
+            "application_id": str(interaction.application.id),
+            "type": 2,
+            "data": interaction.data,
+            "guild_id": str(self.guild_id),
+            "guild": {"id": str(self.guild_id), "locale": "ja", "features": []},
+            "channel_id": str(channel.id),
+            "channel": channel.payload(self.guild_id, self._last_message_id(channel.id)),
+            "member": member,
+            "token": interaction.token,
+            "version": 1,
+            "app_permissions": ALL_PERMISSIONS,
+            "locale": "ja",
+            "guild_locale": "ja",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(self.guild_id)},
+            "context": 0,
+            "attachment_size_limit": 10 * 1024 * 1024,
+        }

@@ -1,0 +1,212 @@
+"""The fleet as users meet it: real discord.py bots on the local Discord server.
+
+Each test posts as a person through the server's control API and reads what the fleet
+posted back, exactly as someone watching the channel would.
+"""
+
+import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from runtime.brain.personas import PERSONAS
+from tests.fixtures.sandbox import SandboxFleet
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+PERSONA_BOTS = {"spectra", "lynq", "paz"}
+
+
+def bot_key(fleet: SandboxFleet, user_id: int) -> str:
+    return next(k for k in ("reception", *PERSONA_BOTS) if fleet.discord.user_id(k) == user_id)
+
+
+async def quiet(seconds: float) -> None:
+    """Wait to see that nothing more (a duplicate, an unwanted answer) arrives."""
+    await asyncio.sleep(seconds)
+
+
+async def test_a_message_gets_exactly_one_reply_from_a_persona(
+    sandbox_fleet: SandboxFleet,
+) -> None:
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    question = await discord.post_as_human("development", "認証の設計、どこから確認する？")
+    reply = await discord.wait_for_message(
+        lambda m: m.reference_id == question.id, channel="development", timeout=15
+    )
+    assert bot_key(sandbox_fleet, reply.author.id) in PERSONA_BOTS
+    assert reply.allowed_mentions is not None and reply.allowed_mentions.get("parse") == []
+    await quiet(1.5)
+    assert len(sandbox_fleet.replies_to(question.id)) == 1
+    # The persona's voice comes through: the Gemini-compatible server answers in character.
+    assert reply.content.strip()
+
+
+async def test_a_mention_routes_to_that_persona(sandbox_fleet: SandboxFleet) -> None:
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    question = await discord.post_as_human("lounge", "アイデアある？", mentions=["paz"])
+    reply = await discord.wait_for_message(lambda m: m.reference_id == question.id, timeout=15)
+    assert bot_key(sandbox_fleet, reply.author.id) == "paz"
+
+
+async def test_a_reply_to_a_persona_goes_back_to_it(sandbox_fleet: SandboxFleet) -> None:
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    first = await discord.post_as_human("creation", "LYNQ、検証手順は？", mentions=["lynq"])
+    answer = await discord.wait_for_message(lambda m: m.reference_id == first.id, timeout=15)
+    follow_up = await discord.post_as_human("creation", "もう少し詳しく", reply_to=answer.id)
+    second = await discord.wait_for_message(lambda m: m.reference_id == follow_up.id, timeout=15)
+    assert bot_key(sandbox_fleet, second.author.id) == "lynq"
+
+
+async def test_typed_task_command_is_confirmed_and_bots_are_not_answered(
+    sandbox_fleet: SandboxFleet,
+) -> None:
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    await discord.post_as_human("development", '/task commit development "認証システム実装"')
+    confirmation = await discord.wait_for_message(
+        lambda m: "認証システム実装" in m.content, channel="command_center", timeout=15
+    )
+    assert bot_key(sandbox_fleet, confirmation.author.id) == "spectra"
+    # SPECTRA's post is a bot message: nobody in the fleet answers it, and the command
+    # itself is not chatted to either.
+    await quiet(2.0)
+    assert [m.id for m in discord.messages() if m.author.bot] == [confirmation.id]
+
+
+async def test_bad_typed_task_command_gets_help_in_place(sandbox_fleet: SandboxFleet) -> None:
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    typed = await discord.post_as_human("creation", '/task commit somewhere "x"')
+    help_reply = await discord.wait_for_message(lambda m: m.reference_id == typed.id, timeout=15)
+    assert "somewhere" in help_reply.content and "使い方" in help_reply.content
+
+
+async def test_slash_task_command(sandbox_fleet: SandboxFleet) -> None:
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    interaction = await discord.invoke_command(
+        "lounge", '/task change creation "アイデアブレスト"', user="bob"
+    )
+    ephemeral = await discord.wait_for_interaction_reply(interaction.id, timeout=15)
+    assert "アイデアブレスト" in ephemeral.content
+    confirmation = await discord.wait_for_message(
+        lambda m: "アイデアブレスト" in m.content and not m.interaction_id,
+        channel="command_center",
+        timeout=15,
+    )
+    assert bot_key(sandbox_fleet, confirmation.author.id) == "spectra"
+
+
+async def test_bad_slash_task_text_gets_a_helpful_answer(sandbox_fleet: SandboxFleet) -> None:
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    interaction = await discord.invoke_command(
+        "lounge", f'/task commit development "{"長" * 300}"', user="bob"
+    )
+    ephemeral = await discord.wait_for_interaction_reply(interaction.id, timeout=15)
+    assert "200文字" in ephemeral.content and "使い方" in ephemeral.content
+
+
+async def test_autonomous_speech_follows_the_phase(sandbox_fleet: SandboxFleet) -> None:
+    settings = sandbox_fleet.settings
+    sandbox_fleet.settings = settings.model_copy(update={"AUTONOMOUS_SPEECH_INTERVAL_SECONDS": 0.4})
+    clock = sandbox_fleet.clock
+    clock.moment = datetime(2026, 11, 25, 3, 0, tzinfo=TOKYO)  # STANDBY
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    await quiet(1.5)
+    assert [m for m in discord.messages() if m.author.bot] == []
+
+    clock.moment = datetime(2026, 11, 25, 10, 0, tzinfo=TOKYO)  # ACTIVE, no task
+    spoken = await discord.wait_for_message(lambda m: m.author.bot, timeout=10)
+    assert spoken.channel_id == discord.channel_id("command_center")
+
+    clock.moment = datetime(2026, 11, 25, 21, 0, tzinfo=TOKYO)  # FREE
+    before = {m.id for m in discord.messages()}
+    lounge = await discord.wait_for_message(
+        lambda m: (
+            m.author.bot and m.id not in before and m.channel_id == discord.channel_id("lounge")
+        ),
+        timeout=10,
+    )
+    assert bot_key(sandbox_fleet, lounge.author.id) in PERSONA_BOTS
+
+
+async def test_gateway_closed_mid_conversation_loses_and_duplicates_nothing(
+    sandbox_fleet: SandboxFleet,
+) -> None:
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    first = await discord.post_as_human("development", "一つ目の質問")
+    assert discord.close_gateway("reception", 4000) >= 1
+    second = await discord.post_as_human("development", "切断中に来た二つ目の質問")
+    for question in (first, second):
+        await discord.wait_for_message(lambda m, q=question: m.reference_id == q.id, timeout=20)
+    await quiet(1.5)
+    assert len(sandbox_fleet.replies_to(first.id)) == 1
+    assert len(sandbox_fleet.replies_to(second.id)) == 1
+
+
+async def test_rate_limited_send_is_delivered_once_after_the_delay(
+    sandbox_fleet: SandboxFleet,
+) -> None:
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    discord.inject_rate_limit(count=1, retry_after=0.5)
+    question = await discord.post_as_human(
+        "development", "レート制限中でも答えて", mentions=["lynq"]
+    )
+    reply = await discord.wait_for_message(lambda m: m.reference_id == question.id, timeout=15)
+    assert bot_key(sandbox_fleet, reply.author.id) == "lynq"
+    await quiet(1.0)
+    assert len(sandbox_fleet.replies_to(question.id)) == 1
+
+
+async def test_a_3000_character_answer_arrives_as_two_messages(
+    sandbox_fleet: SandboxFleet,
+) -> None:
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    sentence = "構造を確認すると、この設計には三つの層がある。"
+    long_answer = sentence * (3000 // len(sentence))
+    sandbox_fleet.gemini.scripted_replies.append(long_answer)
+    question = await discord.post_as_human("development", "詳しく説明して", mentions=["lynq"])
+    first = await discord.wait_for_message(lambda m: m.reference_id == question.id, timeout=15)
+    rest = await discord.wait_for_message(
+        lambda m: m.id > first.id and m.author.id == first.author.id, timeout=10
+    )
+    assert len(first.content) <= 2000 and len(rest.content) <= 2000
+    assert first.content + rest.content == long_answer
+    await quiet(1.0)
+    parts = [m for m in discord.messages("development") if m.author.id == first.author.id]
+    assert len(parts) == 2
+
+
+async def test_gemini_down_gets_an_apology_not_silence(sandbox_fleet: SandboxFleet) -> None:
+    await sandbox_fleet.start()
+    sandbox_fleet.gemini.inject("500", count=None)
+    discord = sandbox_fleet.discord
+    question = await discord.post_as_human("lounge", "PAZ、聞こえる？", mentions=["paz"])
+    reply = await discord.wait_for_message(lambda m: m.reference_id == question.id, timeout=30)
+    assert reply.content == PERSONAS["paz"].apology
+
+
+async def test_a_fleet_restarted_mid_reply_answers_exactly_once(
+    sandbox_fleet: SandboxFleet,
+) -> None:
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    sandbox_fleet.gemini.inject("slow", count=1, delay_s=3)
+    question = await discord.post_as_human("development", "再起動をまたぐ質問", mentions=["lynq"])
+    await asyncio.sleep(1.0)  # LYNQ is generating
+    # Kill the process's work as a crash would: cancel it without a graceful stop.
+    assert sandbox_fleet.task is not None
+    sandbox_fleet.task.cancel()
+    await asyncio.gather(sandbox_fleet.task, return_exceptions=True)
+    assert sandbox_fleet.replies_to(question.id) == []
+    await sandbox_fleet.start()
+    await discord.wait_for_message(lambda m: m.reference_id == question.id, timeout=20)
+    await quiet(4.0)  # the abandoned slow call finishing must not post a second reply
+    assert len(sandbox_fleet.replies_to(question.id)) == 1
