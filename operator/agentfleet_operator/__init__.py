@@ -1,0 +1,1 @@
+"""AgentFleet operator: reconciles AgentFleet resources into a running fleet."""
