@@ -132,11 +132,16 @@ def detect_persona(system_instruction: str) -> str:
     return min(found)[1] if found else ""
 
 
+_LABEL = re.compile(r"^(?:- |\[[^\]]{1,40}\] |[^:：\s]{1,20}[:：](?!//) ?)+")
+
+
 def topic_of(text: str, limit: int = 24) -> str:
     """A short, single-line excerpt of ``text`` to quote back in a reply."""
     text = _MENTION.sub("", text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     topic = " ".join((lines[-1] if lines else "").split())
+    # Quote what was said, not how the prompt labels it: "- ", "[alice] ", "タスク: ".
+    topic = _LABEL.sub("", topic)
     topic = topic.strip("「」\"' ")
     if not topic:
         return "その話"

