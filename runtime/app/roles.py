@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable
+from datetime import timedelta
 from typing import Any
 
 import discord
@@ -36,9 +37,12 @@ from runtime.llm.gemini import GeminiClient, GeminiSettings
 from runtime.llm.rate_limit import RedisRateLimiter
 from runtime.llm.text_model import GeminiTextModel
 from runtime.observability.health import CheckResult, HealthServer
+from runtime.pipeline import PipelineError, run_in_process, run_migrate, run_pipeline
 
 log = logging.getLogger(__name__)
 
+PIPELINE_RETRY_DELAYS = (60.0, 300.0, 900.0)
+"""Pauses after a failed in-process pipeline run before the next of its three tries."""
 SPEECH_BUDGET_SHARE = 0.5
 """Autonomous speech may start only while less than this share of the Gemini budget is used."""
 
@@ -100,6 +104,7 @@ class FleetProcess:
         self.services: list[Awaitable[None]] = []
         self.gemini: GeminiClient | None = None
         self.router: Router | None = None
+        self._background: set[asyncio.Task[None]] = set()
         """The inbox router, in roles that run one."""
         self.stop = asyncio.Event()
         if role in (Role.ALL_IN_ONE, Role.PERSONA):
@@ -120,6 +125,9 @@ class FleetProcess:
                 gateway_url=self.settings.DISCORD_GATEWAY_URL,
             )
         )
+        if self.role is Role.ALL_IN_ONE and self.settings.POSTGRESQL_URL is not None:
+            # A single host has no migrate Job: bring the schema up to date first.
+            await run_migrate(self.settings)
         self.health.add_check("redis", self._redis_check)
         self.health.add_check("discord", self._discord_check)
         if self.role in (Role.ALL_IN_ONE, Role.RECEPTION):
@@ -138,6 +146,9 @@ class FleetProcess:
 
     async def _shutdown(self) -> None:
         log.info("%s stopping: in-flight work finished, closing clients", self.role.value)
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.supervisors.close()
         if self.gemini is not None:
             await self.gemini.close()
@@ -201,12 +212,32 @@ class FleetProcess:
         )
 
     async def _pipeline(self, due: DueEvent) -> None:
+        """At PROCESSING start: the previous day's long-term memory and Daily Report."""
         if self.role is Role.RECEPTION:
             log.info("長期記憶 for %s is the pipeline CronJob's work", due.day)
-        else:
-            log.warning(
-                "WARN 長期記憶 for %s skipped: the pipeline is not part of this build", due.day
-            )
+            return
+        if self.settings.POSTGRESQL_URL is None or self.gemini is None:
+            log.warning("WARN 長期記憶 for %s skipped: POSTGRESQL_URL is not set", due.day)
+            return
+        gemini, day = self.gemini, due.day - timedelta(days=1)
+
+        async def run() -> None:
+            # Each failure is logged as ERROR 長期記憶 by the pipeline. The run is idempotent
+            # per date, so retrying later (as the CronJob's backoffLimit does) is safe.
+            for delay in PIPELINE_RETRY_DELAYS:
+                try:
+                    await run_in_process(self.settings, self.redis, gemini, day)
+                    return
+                except PipelineError:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stop.wait(), delay)
+                    if self.stop.is_set():
+                        return
+
+        # In the background: the scheduler must keep ticking while the pipeline runs.
+        task = asyncio.create_task(run(), name=f"pipeline-{day}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # -- personas ------------------------------------------------------------------------
 
@@ -264,6 +295,11 @@ async def run_role(
     settings: Settings, role: Role, persona: str | None, stop: asyncio.Event
 ) -> None:
     """Run ``role`` until ``stop`` is set."""
-    if role in (Role.PIPELINE, Role.MIGRATE):
-        raise NotImplementedError(f"the {role.value} role is not part of this build yet")
+    if role is Role.MIGRATE:
+        await run_migrate(settings)
+        return
+    if role is Role.PIPELINE:
+        # A PipelineError ends the process with exit code 1, so the CronJob retries.
+        await run_pipeline(settings)
+        return
     await FleetProcess(settings, role, persona).run(stop)

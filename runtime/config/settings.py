@@ -203,8 +203,6 @@ class Settings(BaseSettings):
             bots += list(self.enabled_personas)
         if role is Role.PERSONA and persona is not None:
             bots.append(persona)
-        if role is Role.PIPELINE:
-            bots.append("spectra")
         problems += [
             f"{TOKEN_ENV[b].value} is not set" for b in bots if getattr(self, TOKEN_ENV[b]) is None
         ]

@@ -1,0 +1,105 @@
+"""The Daily Report template: what it says, in which order, and within Discord's limit."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from runtime.brain.report import (
+    EMPTY_DAY,
+    MAX_REPORT_CHARS,
+    DailyReportData,
+    ReportMemory,
+    ReportProgress,
+    daily_report,
+)
+from runtime.brain.speech import ActiveTask
+
+DAY = date(2026, 11, 24)  # a Tuesday
+
+
+def full_day() -> DailyReportData:
+    return DailyReportData(
+        day=DAY,
+        channel_counts={"lounge": 4, "development": 30, "command_center": 12, "other": 1},
+        human_messages=35,
+        agent_messages=12,
+        tasks=[
+            ActiveTask("development", "認証システム実装", 2.0),
+            ActiveTask("command_center", "リリース計画", 1.0),
+        ],
+        memories=[
+            ReportMemory("雑談で天気の話をした", "conversation", 0.1, "lounge"),
+            ReportMemory("認証はJWT方式に決定", "decision", 0.9, "development"),
+            ReportMemory("テスト環境を構築中", "progress", 0.6, "development"),
+        ],
+        memories_stored=3,
+        progress_summary="認証の方針が決まり、テスト環境の構築が進んだ。",
+        progress=[
+            ReportProgress("development", "認証", "advanced", "JWT方式に決定"),
+            ReportProgress("creation", "ロゴ", "blocked"),
+        ],
+    )
+
+
+def test_full_report_lists_counts_tasks_memories_and_progress() -> None:
+    text = daily_report(full_day())
+    lines = text.splitlines()
+
+    assert lines[0] == "📋 **日報 2026-11-24（火）**"
+    assert "合計47件（メンバー35件・エージェント12件）" in text
+    # Channels in the fleet's canonical order, unknown ones last; zero counts omitted.
+    counts = [line for line in lines if line.startswith("・#") and "件" in line]
+    assert counts == [
+        "・#command_center: 12件",
+        "・#development: 30件",
+        "・#lounge: 4件",
+        "・#other: 1件",
+    ]
+    assert lines.index("・#command_center: リリース計画") < lines.index(
+        "・#development: 認証システム実装"
+    )
+    # Most important memory first, with its type label and importance.
+    memories = [line for line in lines if line[:2] in ("1.", "2.", "3.")]
+    assert memories[0] == "1. [決定] 認証はJWT方式に決定（#development・重要度0.90）"
+    assert memories[2].startswith("3. [会話] 雑談で天気の話をした")
+    assert "（長期記憶 3件）" in text
+    assert "認証の方針が決まり、テスト環境の構築が進んだ。" in text
+    assert "・[前進] #development 認証 — JWT方式に決定" in text
+    assert "・[停滞] #creation ロゴ" in text
+    assert lines[-1] == "今日もこの流れで進めよう。"
+    assert EMPTY_DAY not in text
+
+
+def test_empty_day_says_there_was_no_conversation() -> None:
+    text = daily_report(DailyReportData(day=DAY))
+
+    assert text.splitlines()[:2] == ["📋 **日報 2026-11-24（火）**", "昨日は会話がなかった。"]
+    assert "■ 会話" not in text and "■ 重要な記憶" not in text and "■ 進捗" not in text
+    assert "登録なし" in text
+
+
+def test_report_is_deterministic_and_fits_one_discord_message() -> None:
+    assert daily_report(full_day()) == daily_report(full_day())
+    long_text = "とても長い記憶の本文" * 100
+    data = DailyReportData(
+        day=DAY,
+        channel_counts={"development": 2000},
+        human_messages=2000,
+        tasks=[ActiveTask(c, long_text, float(i)) for i, c in enumerate(["development"] * 30)],
+        memories=[ReportMemory(long_text, "learning", 0.5, "development")] * 50,
+        memories_stored=50,
+        progress_summary=long_text,
+        progress=[ReportProgress("development", long_text, "done", long_text)] * 50,
+    )
+    text = daily_report(data)
+
+    assert len(text) <= MAX_REPORT_CHARS
+    # Long lines are clipped, not wrapped over several messages.
+    assert all(len(line) < 250 for line in text.splitlines())
+    # Progress gives way first; counts, tasks and the top memories stay, and SPECTRA's
+    # closing line is not cut off.
+    assert "合計2000件" in text
+    assert text.count("[学び]") == 5  # the top memories only
+    assert text.count("[完了]") < 8  # progress items gave way
+    assert text.count("・#development: とても長い") <= 6
+    assert text.endswith("今日もこの流れで進めよう。")
