@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
-from runtime.app.ports import Poster, TextModel
+from runtime.app.ports import Poster, Recall, TextModel
 from runtime.brain.events import EventKind
 from runtime.brain.messages import JobKind, OutboundMessage, PersonaJob
 from runtime.brain.personas import Persona
@@ -45,6 +45,7 @@ class PersonaWorker:
         model: TextModel,
         poster: Poster,
         zone: ZoneInfo,
+        recall: Recall | None = None,
     ) -> None:
         self.persona = persona
         self.redis = redis
@@ -54,6 +55,7 @@ class PersonaWorker:
         self.memory = HotMemory(redis, keys)
         self.state = FleetState(redis, keys)
         self.zone = zone
+        self.recall = recall
 
     @property
     def queue(self) -> str:
@@ -120,7 +122,8 @@ class PersonaWorker:
         assert job.message is not None, "a reply job carries its message"
         history = await self.memory.recent(job.channel_id)
         task = next((t for t in await self.state.tasks() if t.channel == job.channel), None)
-        prompt = reply_prompt(self.persona, job.channel, history, job.message, task)
+        memories = await self.recall.recall(job.message.content, job.channel) if self.recall else []
+        prompt = reply_prompt(self.persona, job.channel, history, job.message, task, memories)
         return await self.model.complete(prompt)
 
     async def _speech(self, job: PersonaJob) -> tuple[str | None, str]:

@@ -32,3 +32,11 @@ class TextModel(Protocol):
     async def complete(self, prompt: Prompt) -> str:
         """The model's text for ``prompt``; raises LLMError when it cannot answer."""
         ...
+
+
+class Recall(Protocol):
+    """Long-term memories relevant to a message."""
+
+    async def recall(self, query: str, channel: str) -> list[str]:
+        """Memories (as text) relevant to ``query`` in ``channel``, most relevant first."""
+        ...

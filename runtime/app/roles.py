@@ -18,6 +18,8 @@ from typing import Any
 import discord
 import redis.asyncio as aioredis
 
+from runtime.app.ports import Recall
+from runtime.app.recall import MemoryRecall
 from runtime.app.scheduler import Clock, Scheduler, SpeechSettings, utc_now
 from runtime.app.services import router_service, worker_service
 from runtime.brain.events import DueEvent
@@ -36,6 +38,7 @@ from runtime.discord.supervisor import ClientSupervisor, SupervisorGroup
 from runtime.llm.gemini import GeminiClient, GeminiSettings
 from runtime.llm.rate_limit import RedisRateLimiter
 from runtime.llm.text_model import GeminiTextModel
+from runtime.memory.long_term import LongTermStore
 from runtime.observability.health import CheckResult, HealthServer
 from runtime.pipeline import PipelineError, run_in_process, run_migrate, run_pipeline
 
@@ -105,6 +108,7 @@ class FleetProcess:
         self.gemini: GeminiClient | None = None
         self.router: Router | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self.store: LongTermStore | None = None
         """The inbox router, in roles that run one."""
         self.stop = asyncio.Event()
         if role in (Role.ALL_IN_ONE, Role.PERSONA):
@@ -133,9 +137,11 @@ class FleetProcess:
         if self.role in (Role.ALL_IN_ONE, Role.RECEPTION):
             self._add_reception()
         if self.personas:
-            self.gemini = await GeminiClient.create(gemini_settings(self.settings), self._limiter())
+            limiter = self._limiter()
+            self.gemini = await GeminiClient.create(gemini_settings(self.settings), limiter)
+            recall = await self._recall(self.gemini, limiter)
             for persona in self.personas:
-                self._add_persona(persona, GeminiTextModel(self.gemini))
+                self._add_persona(persona, GeminiTextModel(self.gemini), recall)
         await self.health.start()
         self.supervisors.start()
         log.info("%s started (ENVIRONMENT=%s)", self.role.value, self.settings.ENVIRONMENT)
@@ -150,6 +156,8 @@ class FleetProcess:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.supervisors.close()
+        if self.store is not None:
+            await self.store.close()
         if self.gemini is not None:
             await self.gemini.close()
         await self.health.stop()
@@ -241,13 +249,36 @@ class FleetProcess:
 
     # -- personas ------------------------------------------------------------------------
 
-    def _add_persona(self, persona: str, model: GeminiTextModel) -> None:
+    async def _recall(self, gemini: GeminiClient, limiter: RedisRateLimiter) -> Recall | None:
+        """Long-term memory for replies, when PostgreSQL is configured and reachable."""
+        if self.settings.POSTGRESQL_URL is None:
+            return None
+        try:
+            self.store = await LongTermStore.connect(
+                self.settings.POSTGRESQL_URL.get_secret_value()
+            )
+        except Exception as error:
+            # Replies do not need memories to be useful: start without them, say so.
+            log.warning(
+                "WARN long-term memory unavailable, replying without it: %s",
+                error.__class__.__name__,
+            )
+            return None
+        return MemoryRecall(self.store, gemini, limiter, self.settings.FLEET_NAME)
+
+    def _add_persona(self, persona: str, model: GeminiTextModel, recall: Recall | None) -> None:
         poster = PersonaPoster(persona)
         supervisor = self.supervisors.add(
             ClientSupervisor(poster, self.settings.token(persona), name=persona)
         )
         consumer = worker_service(
-            persona, self.redis, self.keys, model, poster, router_config(self.settings)
+            persona,
+            self.redis,
+            self.keys,
+            model,
+            poster,
+            router_config(self.settings),
+            recall=recall,
         )
 
         async def work() -> None:

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import redis.asyncio as aioredis
 
 from runtime.app.persona_worker import WORKER_GROUP, PersonaWorker
-from runtime.app.ports import Poster, TextModel
+from runtime.app.ports import Poster, Recall, TextModel
 from runtime.app.task_desk import TaskDesk
 from runtime.brain.personas import PERSONAS
 from runtime.bus.keys import FleetKeys
@@ -48,6 +48,7 @@ def worker_service(
     poster: Poster,
     config: RouterConfig,
     claim_idle_ms: int = 60_000,
+    recall: Recall | None = None,
 ) -> StreamConsumer:
     """The queue consumer of one persona.
 
@@ -55,7 +56,7 @@ def worker_service(
     unfinished jobs at once; jobs of a consumer that vanished are claimed after
     ``claim_idle_ms``, which must outlast a slow LLM call.
     """
-    worker = PersonaWorker(PERSONAS[persona], redis, keys, model, poster, config.zone)
+    worker = PersonaWorker(PERSONAS[persona], redis, keys, model, poster, config.zone, recall)
     return StreamConsumer(
         redis,
         worker.queue,

@@ -59,12 +59,16 @@ def reply_prompt(
     history: Sequence[InboundMessage],
     message: InboundMessage,
     task: ActiveTask | None,
+    memories: Sequence[str] = (),
 ) -> Prompt:
     """Ask ``persona`` to answer ``message`` in the light of the channel's history."""
     earlier = [m for m in history if m.message_id != message.message_id]
+    recalled = ""
+    if memories:
+        recalled = "\n\n関連する長期記憶:\n" + "\n".join(f"- {m}" for m in memories)
     # The message to answer comes last: models weigh the end of a prompt most.
     user = (
-        f"{_context(channel, task)}\n\n最近の会話:\n{transcript(earlier)}\n\n"
+        f"{_context(channel, task)}{recalled}\n\n最近の会話:\n{transcript(earlier)}\n\n"
         f"{persona.display_name}として、次の{message.author_name}のメッセージに直接返答して。\n\n"
         f"{message.author_name}からのメッセージ:\n{message.content.strip()}"
     )

@@ -23,7 +23,6 @@ from runtime.memory.long_term import (
     migrate,
 )
 
-# Until tests/conftest.py lists it; registering a plugin twice is a no-op.
 pytestmark = pytest.mark.service
 
 DAY = date(2026, 11, 24)

@@ -41,7 +41,6 @@ from tests.fixtures.fleet import BOT_IDS, CHANNELS, FleetHarness
 from tests.fixtures.gemini import GEMINI_TEST_API_KEY
 from tests.fixtures.redis import RedisServer
 
-# Until tests/conftest.py lists it; registering a plugin twice is a no-op.
 pytestmark = pytest.mark.service
 
 ZONE = ZoneInfo("Asia/Tokyo")

@@ -1,0 +1,78 @@
+"""A persona answering with what the fleet remembers: PostgreSQL + pgvector, real embeddings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+
+import pytest
+import redis.asyncio as aioredis
+
+from runtime.app.recall import MemoryRecall
+from runtime.llm.gemini import GeminiClient
+from runtime.llm.rate_limit import RedisRateLimiter
+from runtime.memory.long_term import LongTermStore, NewMemory, migrate
+from sandbox.gemini_server import GeminiServer
+from tests.fixtures.fleet import BOT_IDS, FleetHarness
+
+FACT = "認証はJWT方式で実装し、署名鍵は30日ごとにローテーションする"
+
+
+@pytest.fixture
+async def store(postgres_url: str, gemini_client: GeminiClient) -> AsyncIterator[LongTermStore]:
+    await migrate(postgres_url, 768)
+    opened = await LongTermStore.connect(postgres_url)
+    facts = [
+        ("development", FACT),
+        ("lounge", "週末は近くの山でキャンプをする予定"),
+        ("development", "ステージング環境のデータベースをPostgreSQL 17に更新した"),
+    ]
+    vectors = await gemini_client.embed([text for _, text in facts])
+    memories = [
+        NewMemory(channel, text, "decision", 0.8, vector)
+        for (channel, text), vector in zip(facts, vectors, strict=True)
+    ]
+    await opened.commit_day("test", date(2026, 11, 24), memories, None, {})
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def test_recall_finds_the_relevant_memory_in_the_channel(
+    store: LongTermStore, gemini_client: GeminiClient, redis_client: aioredis.Redis
+) -> None:
+    limiter = RedisRateLimiter(redis_client, "af:test:gemini-calls", 10)
+    recall = MemoryRecall(store, gemini_client, limiter, "test")
+    assert (await recall.recall("署名鍵のローテーション周期は？", "development"))[0] == FACT
+    assert FACT not in await recall.recall("署名鍵のローテーション周期は？", "lounge")
+
+
+async def test_no_budget_means_no_recall_not_no_answer(
+    store: LongTermStore, gemini_client: GeminiClient, redis_client: aioredis.Redis
+) -> None:
+    limiter = RedisRateLimiter(redis_client, "af:test:gemini-calls", 2)
+    for _ in range(2):
+        await limiter.acquire()
+    recall = MemoryRecall(store, gemini_client, limiter, "test")
+    assert await recall.recall("署名鍵のローテーション周期は？", "development") == []
+
+
+async def test_a_reply_prompt_carries_the_recalled_memory(
+    fleet: FleetHarness,
+    store: LongTermStore,
+    gemini_client: GeminiClient,
+    gemini_server: GeminiServer,
+) -> None:
+    limiter = RedisRateLimiter(fleet.redis, fleet.keys.rate_limit, 100)
+    fleet.recall = MemoryRecall(store, gemini_client, limiter, "test")
+    fleet.start_worker("lynq")  # a second LYNQ consumer, this one with recall
+    for task in fleet.tasks[1:-1]:
+        task.cancel()
+    gemini_server.reset()
+    await fleet.publish(
+        fleet.message("署名鍵はいつ替える？", mentioned_user_ids=(BOT_IDS["lynq"],))
+    )
+    await fleet.wait_for(lambda posts: len(posts) >= 1)
+    prompts = [str(r.body) for r in gemini_server.requests if r.endpoint == "generate"]
+    assert any(FACT in prompt and "関連する長期記憶" in prompt for prompt in prompts)
