@@ -28,6 +28,11 @@ class RouterService(NamedTuple):
     desk: TaskDesk
 
 
+WORKER_CONCURRENCY = 16
+"""Replies one persona prepares at once: while the LLM thinks for one person, others wait
+for nothing. The shared rate limiter, not this number, bounds the calls to Gemini."""
+
+
 def router_service(
     redis: aioredis.Redis, keys: FleetKeys, config: RouterConfig, consumer: str = "reception"
 ) -> RouterService:
@@ -49,6 +54,7 @@ def worker_service(
     config: RouterConfig,
     claim_idle_ms: int = 60_000,
     recall: Recall | None = None,
+    concurrency: int = WORKER_CONCURRENCY,
 ) -> StreamConsumer:
     """The queue consumer of one persona.
 
@@ -65,4 +71,5 @@ def worker_service(
         worker.handle,
         component="worker",
         claim_idle_ms=claim_idle_ms,
+        concurrency=concurrency,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -65,6 +66,7 @@ class StreamConsumer:
         block_ms: int = 1000,
         batch: int = 16,
         claim_idle_ms: int = 30_000,
+        concurrency: int = 1,
     ) -> None:
         self.redis = redis
         self.stream = stream
@@ -75,43 +77,68 @@ class StreamConsumer:
         self.block_ms = block_ms
         self.batch = batch
         self.claim_idle_ms = claim_idle_ms
+        self.concurrency = concurrency
         self.connected = False
         self._failures = 0
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._handler_failed = False
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set; in-flight entries are finished first."""
+        """Consume until ``stop`` is set; entries already started are finished first.
+
+        Up to ``concurrency`` entries are handled at once (a persona answers several people
+        while the LLM thinks); with 1 they are handled strictly in stream order.
+        """
         rescan = True
-        while not stop.is_set():
-            try:
-                if rescan:
-                    await ensure_group(self.redis, self.stream, self.group)
-                    await self._drain(await self._own_pending())
-                    await self._drain(await self._claim_abandoned())
-                    rescan = False
-                entries: Any = await self.redis.xreadgroup(
-                    self.group,
-                    self.consumer,
-                    {self.stream: ">"},
-                    count=self.batch,
-                    block=self.block_ms,
-                )
-                self._up()
-                for _stream, items in entries or []:
-                    await self._drain(items)
-            except REDIS_DOWN as error:
-                rescan = True
-                await self._down(stop, f"Redis unreachable: {error.__class__.__name__}")
-            except ResponseError as error:
-                rescan = True
-                if "NOGROUP" in str(error):
-                    # Redis came back without our data: recreate the group and carry on.
-                    log.warning("consumer group %s on %s recreated", self.group, self.stream)
-                    continue
-                await self._down(stop, f"Redis error: {error}")
-            except HandlerFailed:
-                # The entry stays pending and is retried from the pending list after a pause.
-                rescan = True
-                await self._pause(stop)
+        try:
+            while not stop.is_set():
+                try:
+                    if self._handler_failed:
+                        # The failed entry stays pending and is retried after a pause.
+                        self._handler_failed = False
+                        rescan = True
+                        await self._pause(stop)
+                        continue
+                    if rescan:
+                        await ensure_group(self.redis, self.stream, self.group)
+                        self._dispatch(await self._own_pending())
+                        self._dispatch(await self._claim_abandoned())
+                        rescan = False
+                    free = self.concurrency - len(self._inflight)
+                    if free <= 0:
+                        await asyncio.wait(
+                            set(self._inflight.values()),
+                            timeout=self.block_ms / 1000,
+                            return_when=asyncio.FIRST_COMPLETED,
+                        )
+                        continue
+                    entries: Any = await self.redis.xreadgroup(
+                        self.group,
+                        self.consumer,
+                        {self.stream: ">"},
+                        count=min(self.batch, free),
+                        block=self.block_ms,
+                    )
+                    self._up()
+                    for _stream, items in entries or []:
+                        self._dispatch(items)
+                except REDIS_DOWN as error:
+                    rescan = True
+                    await self._down(stop, f"Redis unreachable: {error.__class__.__name__}")
+                except ResponseError as error:
+                    rescan = True
+                    if "NOGROUP" in str(error):
+                        # Redis came back without our data: recreate the group, carry on.
+                        log.warning("consumer group %s on %s recreated", self.group, self.stream)
+                        continue
+                    await self._down(stop, f"Redis error: {error}")
+        except asyncio.CancelledError:
+            # Killed, not stopped: abandon the work; its entries stay pending for a restart.
+            for task in self._inflight.values():
+                task.cancel()
+            raise
+        if self._inflight:
+            await asyncio.gather(*self._inflight.values(), return_exceptions=True)
 
     async def _own_pending(self) -> list[tuple[Any, Any]]:
         pending: Any = await self.redis.xreadgroup(
@@ -125,18 +152,30 @@ class StreamConsumer:
         )
         return [item for item in result[1] if item[1]]
 
-    async def _drain(self, items: list[tuple[Any, Any]]) -> None:
+    def _dispatch(self, items: list[tuple[Any, Any]]) -> None:
+        """Start handling ``items``, skipping those already being handled."""
         for entry_id, fields in items:
             ident = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-            try:
-                await self.handler(ident, _decode(fields))
-            except REDIS_DOWN:
-                raise
-            except Exception as error:
-                ERRORS.labels(component=self.component).inc()
-                log.exception("ERROR handling %s entry %s: %s", self.stream, ident, error)
-                raise HandlerFailed from error
-        self._failures = 0
+            if ident in self._inflight:
+                # Re-read from the pending list while its first delivery is still running.
+                continue
+            task = asyncio.create_task(self._handle(ident, _decode(fields)))
+            self._inflight[ident] = task
+            task.add_done_callback(functools.partial(self._finished, ident))
+
+    def _finished(self, ident: str, _task: asyncio.Task[None]) -> None:
+        self._inflight.pop(ident, None)
+
+    async def _handle(self, ident: str, fields: dict[str, str]) -> None:
+        try:
+            await self.handler(ident, fields)
+        except REDIS_DOWN as error:
+            self._handler_failed = True
+            log.warning("WARN %s entry %s interrupted: %s", self.stream, ident, error)
+        except Exception as error:
+            self._handler_failed = True
+            ERRORS.labels(component=self.component).inc()
+            log.exception("ERROR handling %s entry %s: %s", self.stream, ident, error)
 
     def _up(self) -> None:
         if not self.connected:
@@ -158,7 +197,3 @@ class StreamConsumer:
         delay = min(0.2 * 2 ** min(self._failures, 5), 5.0) * (0.5 + random.random())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
-
-
-class HandlerFailed(Exception):
-    """A handler raised; the entry stays pending for a later retry."""

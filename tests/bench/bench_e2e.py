@@ -50,7 +50,7 @@ from tests.fixtures.redis import RedisServer, free_port
 
 CHANNEL = "development"
 HUMANS = tuple(f"user{i:02d}" for i in range(50))
-FULL_LOADS = ((1, 20), (10, 10), (50, 10))
+FULL_LOADS = ((1, 40), (10, 10), (50, 10))
 """(concurrent users, messages per user)."""
 QUICK_LOADS = ((1, 5), (10, 3), (50, 2))
 WARMUP_MESSAGES = 3
