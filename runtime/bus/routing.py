@@ -157,11 +157,10 @@ class Router:
     async def jobs_for(self, message: InboundMessage) -> list[PersonaJob]:
         """The persona jobs that answer ``message`` (none for bots and ignored messages)."""
         directory = await self.directory()
-        if (
-            not message.author_is_bot
-            and message.author_id not in directory.own_bot_ids
-            and is_task_command(message.content)
-        ):
+        if message.author_is_bot or message.author_id in directory.own_bot_ids:
+            # Every post of ours comes back through the inbox: record it, nothing more.
+            return []
+        if is_task_command(message.content):
             return await self.on_task_command(message)
         channel = directory.channel_names.get(message.channel_id)
         last = await self.redis.hget(self.keys.last_speakers, channel) if channel else None
