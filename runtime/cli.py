@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from runtime.config import ConfigurationError, load_settings
-from runtime.contract import PERSONAS, SECRET_ENV, Role
+from runtime.contract import PERSONAS, Role
 from runtime.observability.logs import configure_logging
 
 log = logging.getLogger("runtime")
@@ -44,12 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as error:
         print(f"agentfleet: {error}", file=sys.stderr)
         return 2
-    secrets = [
-        value.get_secret_value()
-        for name in SECRET_ENV
-        if (value := getattr(settings, name.value, None)) is not None
-    ]
-    configure_logging(settings.LOG_LEVEL, settings.LOG_FILE or None, secrets)
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FILE or None, settings.secret_values())
     from runtime.app.roles import run_role  # after logging, so imports log through it
 
     async def run() -> None:

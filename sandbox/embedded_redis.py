@@ -37,9 +37,18 @@ def free_port() -> int:
 class EmbeddedRedis:
     """A child redis-server on loopback with append-only persistence in ``directory``."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        port: int | None = None,
+        *,
+        binary: str | None = None,
+        appendfsync: str = "everysec",
+    ) -> None:
         self.directory = directory
         self.port = port or free_port()
+        self.binary = binary
+        self.appendfsync = appendfsync
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -52,11 +61,12 @@ class EmbeddedRedis:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [
-                redis_binary(),
+                self.binary or redis_binary(),
                 "--port", str(self.port),
                 "--bind", "127.0.0.1",
                 "--dir", str(self.directory),
                 "--appendonly", "yes",
+                "--appendfsync", self.appendfsync,
                 "--save", "",
             ],
             stdout=subprocess.DEVNULL,

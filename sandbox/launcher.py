@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.config import ConfigurationError, load_settings
-from runtime.contract import SECRET_ENV, TOKEN_ENV, Role
+from runtime.contract import TOKEN_ENV, Role
 from runtime.observability.logs import configure_logging
 from sandbox.discord_server import DiscordServer
 from sandbox.embedded_redis import EmbeddedRedis
@@ -87,12 +87,7 @@ async def run(port: int) -> int:
         except ConfigurationError as error:
             print(f"sandbox: {error}", file=sys.stderr)
             return 2
-        secrets = [
-            v.get_secret_value()
-            for name in SECRET_ENV
-            if (v := getattr(settings, name.value, None)) is not None
-        ]
-        configure_logging(settings.LOG_LEVEL, settings.LOG_FILE or None, secrets)
+        configure_logging(settings.LOG_LEVEL, settings.LOG_FILE or None, settings.secret_values())
         if discord_server is not None:
             print(f"\n  AgentFleet sandbox: open {discord_server.base_url}/ to chat with the fleet")
         print(f"  health: http://127.0.0.1:{settings.HEALTH_CHECK_PORT}/health   Ctrl+C stops\n")

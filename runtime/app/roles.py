@@ -35,12 +35,18 @@ from runtime.discord.connection import DiscordEndpoints, apply_endpoints, normal
 from runtime.discord.poster import PersonaPoster
 from runtime.discord.reception import ReceptionBot
 from runtime.discord.supervisor import ClientSupervisor, SupervisorGroup
-from runtime.llm.gemini import GeminiClient, GeminiSettings
+from runtime.llm.gemini import GeminiClient
 from runtime.llm.rate_limit import RedisRateLimiter
 from runtime.llm.text_model import GeminiTextModel
 from runtime.memory.long_term import LongTermStore
 from runtime.observability.health import CheckResult, HealthServer
-from runtime.pipeline import PipelineError, run_in_process, run_migrate, run_pipeline
+from runtime.pipeline import (
+    PipelineError,
+    gemini_settings,
+    run_in_process,
+    run_migrate,
+    run_pipeline,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +59,6 @@ SPEECH_BUDGET_SHARE = 0.5
 # only add noise to the WARN lines operators grep for.
 discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
-
-
-def gemini_settings(settings: Settings) -> GeminiSettings:
-    """The Gemini adapter's settings from the process configuration."""
-    assert settings.GEMINI_API_KEY is not None, "validated by load_settings"
-    return GeminiSettings(
-        api_key=settings.GEMINI_API_KEY,
-        base_url=settings.GEMINI_BASE_URL,
-        model=settings.GEMINI_MODEL,
-        embedding_model=settings.GEMINI_EMBEDDING_MODEL,
-        embedding_dimensions=settings.GEMINI_EMBEDDING_DIMENSIONS,
-        timeout_seconds=settings.GEMINI_TIMEOUT_SECONDS,
-        max_attempts=settings.GEMINI_MAX_ATTEMPTS,
-    )
 
 
 def router_config(settings: Settings) -> RouterConfig:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from runtime.contract import CHANNELS, PERSONAS, TOKEN_ENV, Env, Role
+from runtime.contract import CHANNELS, PERSONAS, SECRET_ENV, TOKEN_ENV, Env, Role
 
 #: What ``ENVIRONMENT`` implies for autonomous speech unless overridden (the guide's numbers).
 SPEECH_DEFAULTS: dict[str, tuple[float, float]] = {
@@ -190,6 +190,15 @@ class Settings(BaseSettings):
         if secret is None:
             raise ConfigurationError([f"{TOKEN_ENV[bot].value} is not set"])
         return secret.get_secret_value()
+
+    def secret_values(self) -> list[str]:
+        """The values of every secret setting that is set: what logs must never contain."""
+        values = []
+        for name in SECRET_ENV:
+            secret: SecretStr | None = getattr(self, name.value, None)
+            if secret is not None:
+                values.append(secret.get_secret_value())
+        return values
 
     def problems_for(self, role: Role, persona: str | None = None) -> list[str]:
         """Settings that ``role`` needs but which are missing or inconsistent."""
