@@ -7,7 +7,6 @@ through the real google-genai client), so "most relevant" means what it says.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date
 
 import asyncpg
@@ -34,16 +33,6 @@ async def fetch(url: str, sql: str) -> list[asyncpg.Record]:
         return list(await conn.fetch(sql))
     finally:
         await conn.close()
-
-
-@pytest.fixture
-async def store(postgres_url: str) -> AsyncIterator[LongTermStore]:
-    await migrate(postgres_url, 768)
-    opened = await LongTermStore.connect(postgres_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def memory(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +23,7 @@ from runtime.brain.tasks import TaskAction, TaskCommand
 from runtime.bus.codec import FIELD, decode_job
 from runtime.config import Settings
 from runtime.llm.gemini import GeminiClient
-from runtime.memory.long_term import LongTermStore, migrate
+from runtime.memory.long_term import LongTermStore
 from runtime.memory.state import FleetState
 from runtime.pipeline import (
     PipelineConfig,
@@ -110,16 +109,6 @@ async def seed_day(fleet: FleetHarness, day: date = DAY) -> None:
     # The workers answer the humans through Gemini; let that finish before counting.
     await fleet.wait_for(lambda posts: len(posts) >= HUMAN_REPLIED, timeout=20)
     await fleet.settle(0.3)
-
-
-@pytest.fixture
-async def store(postgres_url: str) -> AsyncIterator[LongTermStore]:
-    await migrate(postgres_url, 768)
-    opened = await LongTermStore.connect(postgres_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.fixture

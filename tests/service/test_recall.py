@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
@@ -11,7 +10,7 @@ import redis.asyncio as aioredis
 from runtime.app.recall import MemoryRecall
 from runtime.llm.gemini import GeminiClient
 from runtime.llm.rate_limit import RedisRateLimiter
-from runtime.memory.long_term import LongTermStore, NewMemory, migrate
+from runtime.memory.long_term import LongTermStore, NewMemory
 from sandbox.gemini_server import GeminiServer
 from tests.fixtures.fleet import BOT_IDS, FleetHarness
 
@@ -19,9 +18,8 @@ FACT = "認証はJWT方式で実装し、署名鍵は30日ごとにローテー�
 
 
 @pytest.fixture
-async def store(postgres_url: str, gemini_client: GeminiClient) -> AsyncIterator[LongTermStore]:
-    await migrate(postgres_url, 768)
-    opened = await LongTermStore.connect(postgres_url)
+async def remembered(store: LongTermStore, gemini_client: GeminiClient) -> LongTermStore:
+    """The store holding three memories, one of them FACT, in two channels."""
     facts = [
         ("development", FACT),
         ("lounge", "週末は近くの山でキャンプをする予定"),
@@ -32,40 +30,37 @@ async def store(postgres_url: str, gemini_client: GeminiClient) -> AsyncIterator
         NewMemory(channel, text, "decision", 0.8, vector)
         for (channel, text), vector in zip(facts, vectors, strict=True)
     ]
-    await opened.commit_day("test", date(2026, 11, 24), memories, None, {})
-    try:
-        yield opened
-    finally:
-        await opened.close()
+    await store.commit_day("test", date(2026, 11, 24), memories, None, {})
+    return store
 
 
 async def test_recall_finds_the_relevant_memory_in_the_channel(
-    store: LongTermStore, gemini_client: GeminiClient, redis_client: aioredis.Redis
+    remembered: LongTermStore, gemini_client: GeminiClient, redis_client: aioredis.Redis
 ) -> None:
     limiter = RedisRateLimiter(redis_client, "af:test:gemini-calls", 10)
-    recall = MemoryRecall(store, gemini_client, limiter, "test")
+    recall = MemoryRecall(remembered, gemini_client, limiter, "test")
     assert (await recall.recall("署名鍵のローテーション周期は？", "development"))[0] == FACT
     assert FACT not in await recall.recall("署名鍵のローテーション周期は？", "lounge")
 
 
 async def test_no_budget_means_no_recall_not_no_answer(
-    store: LongTermStore, gemini_client: GeminiClient, redis_client: aioredis.Redis
+    remembered: LongTermStore, gemini_client: GeminiClient, redis_client: aioredis.Redis
 ) -> None:
     limiter = RedisRateLimiter(redis_client, "af:test:gemini-calls", 2)
     for _ in range(2):
         await limiter.acquire()
-    recall = MemoryRecall(store, gemini_client, limiter, "test")
+    recall = MemoryRecall(remembered, gemini_client, limiter, "test")
     assert await recall.recall("署名鍵のローテーション周期は？", "development") == []
 
 
 async def test_a_reply_prompt_carries_the_recalled_memory(
     fleet: FleetHarness,
-    store: LongTermStore,
+    remembered: LongTermStore,
     gemini_client: GeminiClient,
     gemini_server: GeminiServer,
 ) -> None:
     limiter = RedisRateLimiter(fleet.redis, fleet.keys.rate_limit, 100)
-    fleet.recall = MemoryRecall(store, gemini_client, limiter, "test")
+    fleet.recall = MemoryRecall(remembered, gemini_client, limiter, "test")
     fleet.start_worker("lynq")  # a second LYNQ consumer, this one with recall
     for task in fleet.tasks[1:-1]:
         task.cancel()
