@@ -28,9 +28,10 @@ class RouterService(NamedTuple):
     desk: TaskDesk
 
 
-WORKER_CONCURRENCY = 16
+WORKER_CONCURRENCY = 64
 """Replies one persona prepares at once: while the LLM thinks for one person, others wait
-for nothing. The shared rate limiter, not this number, bounds the calls to Gemini."""
+for nothing. The shared rate limiter, not this number, bounds the calls to Gemini. At 16,
+fifty people talking at once queued behind the LLM (docs/benchmarks.md, end-to-end)."""
 
 
 def router_service(
