@@ -15,6 +15,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
+import uvloop
+
 from runtime.config import ConfigurationError, load_settings
 from runtime.contract import PERSONAS, Role
 from runtime.observability.logs import configure_logging
@@ -55,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         await run_role(settings, role, args.persona, stop)
 
     try:
-        asyncio.run(run())
+        uvloop.run(run())
     except Exception:
         log.exception("ERROR %s stopped by an unexpected error", role.value)
         return 1

@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 from runtime.config import ConfigurationError, load_settings
 from runtime.contract import TOKEN_ENV, Role
 from runtime.observability.logs import configure_logging
@@ -110,7 +112,7 @@ def main() -> int:
     """Entry point of ``python -m sandbox``."""
     port = int(os.environ.get("SANDBOX_PORT", "8080"))
     try:
-        return asyncio.run(run(port))
+        return uvloop.run(run(port))
     except KeyboardInterrupt:
         return 0
     except OSError as error:
