@@ -39,12 +39,15 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Final, Literal
-
-import asyncpg
-from pgvector.asyncpg import register_vector
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from runtime.dedup import normalize
+
+if TYPE_CHECKING:
+    import asyncpg
+
+# asyncpg and pgvector are imported where a database is first used: every process imports
+# this module, and a persona or a single host without PostgreSQL would carry 3 MB for them.
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +160,8 @@ async def migrate(dsn: str, dimensions: int, *, timezone: str | None = None) -> 
     """
     if not 1 <= dimensions <= 4000:
         raise ValueError(f"halfvec supports 1..4000 dimensions, got {dimensions}")
+    import asyncpg
+
     conn: asyncpg.Connection = await asyncpg.connect(dsn)
     try:
         applied: list[int] = []
@@ -232,6 +237,8 @@ async def _set_database_timezone(conn: asyncpg.Connection, timezone: str) -> Non
         raise ValueError(f"PostgreSQL does not know the time zone {timezone!r}")
     quoted_db = '"' + str(name).replace('"', '""') + '"'
     quoted_tz = "'" + timezone.replace("'", "''") + "'"
+    import asyncpg
+
     try:
         await conn.execute(f"ALTER DATABASE {quoted_db} SET timezone TO {quoted_tz}")
     except asyncpg.InsufficientPrivilegeError:
@@ -316,6 +323,8 @@ def _memory(row: asyncpg.Record, similarity: float | None = None) -> StoredMemor
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
+    from pgvector.asyncpg import register_vector
+
     await register_vector(conn)
     await conn.set_type_codec(
         "jsonb",
@@ -339,6 +348,8 @@ class LongTermStore:
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 4) -> LongTermStore:
         """Open a pool; each connection gets the vector/halfvec and jsonb codecs."""
+        import asyncpg
+
         pool = await asyncpg.create_pool(
             dsn,
             min_size=min_size,
