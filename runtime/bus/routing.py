@@ -119,7 +119,12 @@ class Router:
             log.error("ERROR unreadable inbox entry %s dropped: %s", entry_id, error)
             await self.redis.xack(self.keys.inbox, ROUTER_GROUP, entry_id)
             return
-        if await self.redis.exists(self.keys.routed(message.message_id)):
+        if is_task_command(message.content) and await self.redis.exists(
+            self.keys.routed(message.message_id)
+        ):
+            # Only a task command has effects before the script (it sets the task), so only
+            # its redelivery is stopped here; for any other message the script's marker is
+            # the check, and a round trip per message is saved.
             await self.redis.xack(self.keys.inbox, ROUTER_GROUP, entry_id)
             return
         jobs = await self.jobs_for(message)

@@ -7,6 +7,7 @@ does not stream every message of the server to it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -204,16 +205,19 @@ class PersonaPoster(discord.Client):
     async def typing(self, channel_id: int) -> AsyncIterator[None]:
         """Show "<persona> is typing…" in the channel while the block runs.
 
+        The first indicator is sent alongside the block rather than before it, so a reply
+        never waits for that round trip; it is awaited on the way out, so it cannot reach
+        Discord after the reply (which would show "typing…" under an answered message).
         The indicator is cosmetic: if it cannot be sent the block still runs.
         """
         indicator = self.get_partial_messageable(channel_id).typing()
-        try:
-            await indicator.__aenter__()
-        except (discord.DiscordException, aiohttp.ClientError, OSError) as exc:
-            log.warning("%s: typing indicator failed in %s: %s", self.persona, channel_id, exc)
-            yield
-            return
+        shown = asyncio.ensure_future(indicator.__aenter__())
         try:
             yield
         finally:
-            await indicator.__aexit__(None, None, None)
+            try:
+                await shown
+            except (discord.DiscordException, aiohttp.ClientError, OSError) as exc:
+                log.warning("%s: typing indicator failed in %s: %s", self.persona, channel_id, exc)
+            else:
+                await indicator.__aexit__(None, None, None)
