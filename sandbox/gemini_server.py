@@ -162,12 +162,15 @@ def persona_reply(system_instruction: str, user_texts: Sequence[str]) -> str:
     return templates[index].format(topic=topic_of(last))
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def estimate_tokens(text: str) -> int:
     """A plausible Gemini token count: ~4 ASCII characters or ~1.5 Japanese ones a token."""
     if not text:
         return 0
-    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
-    other = len(text) - ascii_chars
+    other = len(_NON_ASCII.findall(text))
+    ascii_chars = len(text) - other
     return max(1, math.ceil(ascii_chars / 4 + other / 1.5))
 
 

@@ -302,6 +302,8 @@ class DiscordServer:
 
     def _expand_mentions(self, content: str) -> str:
         """Turn ``@SPECTRA`` typed in the page into ``<@id>`` markup, as Discord's client does."""
+        if "@" not in content:
+            return content
         for user in self.world.users.values():
             pattern = re.compile(rf"(?<![<\w])@{re.escape(user.name)}\b", re.IGNORECASE)
             content = pattern.sub(f"<@{user.id}>", content)

@@ -257,6 +257,7 @@ class World:
         self.channel_ids: dict[str, int] = dict(CHANNEL_IDS)
         self.messages: dict[int, Message] = {}
         self.history: dict[int, list[Message]] = {cid: [] for cid in self.channels}
+        self._by_nonce: dict[tuple[int, int, str], Message] = {}
         # app id → guild id (None = global) → command name → command object
         self.commands: dict[int, dict[int | None, dict[str, dict[str, Any]]]] = {}
         self.interactions: dict[int, Interaction] = {}
@@ -489,13 +490,10 @@ class World:
 
     def find_by_nonce(self, author: User, channel_id: int, nonce: str) -> Message | None:
         """Return the recent message ``author`` sent to ``channel_id`` with ``nonce``."""
-        horizon = time.time() - NONCE_WINDOW_SECONDS
-        for message in reversed(self.history[channel_id]):
-            if message.created_at < horizon:
-                break
-            if message.author.id == author.id and message.nonce == nonce:
-                return message
-        return None
+        message = self._by_nonce.get((author.id, channel_id, nonce))
+        if message is None or message.created_at < time.time() - NONCE_WINDOW_SECONDS:
+            return None
+        return message
 
     def mentions_for(
         self,
@@ -570,6 +568,8 @@ class World:
         )
         self.messages[message.id] = message
         self.history[channel_id].append(message)
+        if nonce is not None:
+            self._by_nonce[(message.author.id, channel_id, str(nonce))] = message
         return message
 
     # -- application commands ----------------------------------------------------------
