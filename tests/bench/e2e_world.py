@@ -1,0 +1,213 @@
+"""The end-to-end benchmark's world: the Discord and Gemini servers and the people.
+
+Run by ``tests.bench.bench_e2e`` as a process of its own, so the servers' work (which in
+production happens on Discord's and Google's machines) does not share an event loop with
+the bot being measured. The people are simulated here too, because both ends of every
+measurement are timed at this server's fan-out of MESSAGE_CREATE: the moment every gateway
+session is sent the message, which is what a person in the channel would see.
+
+Protocol, one JSON object per line: on start it prints what a bot needs to connect
+(``{"api_base": ..., "tokens": ..., ...}``); then each line read on stdin is a command and
+each answer one line on stdout:
+
+* ``{"warm_up": true}``: a few messages, each waiting for its reply (fails if none comes);
+* ``{"users": U, "per_user": M, "seed": S, "think": T}``: the closed loop of one load
+  level (T seconds' pause between a reply and the next message); answers with the
+  overhead of every reply in ms, lost and duplicated replies, and this process's CPU time;
+* end of input: stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+from collections import defaultdict
+from typing import Any
+
+import uvloop
+
+from sandbox.discord_server import DiscordServer
+from sandbox.discord_server.world import Message
+from sandbox.gemini_server import GeminiServer
+
+CHANNEL = "development"
+HUMANS = tuple(f"user{i:02d}" for i in range(50))
+TOPICS = (
+    "この API のエラーハンドリング、どう整理するのがいいと思う？",
+    "テストが遅いんだけど、どこから手を付ける？",
+    "キャッシュの無効化、TTL とイベントどっちが筋がいい？",
+    "このリファクタ、今やるべきか後回しにするか迷ってる。",
+    "ログの粒度ってどのくらいが適切？",
+)
+
+
+class FanoutClock:
+    """Timestamps every message at the server's MESSAGE_CREATE fan-out.
+
+    Human posts are keyed by their id, replies by the message they reply to; a reply
+    resolves the waiter of its human message.
+    """
+
+    def __init__(self, server: DiscordServer) -> None:
+        self.posted: dict[int, float] = {}
+        self.replies: dict[int, list[float]] = defaultdict(list)
+        self._waiters: dict[int, asyncio.Future[float]] = {}
+        original = server._fanout_create
+
+        def fanout(message: Message) -> None:
+            now = time.perf_counter()
+            original(message)
+            if message.reference_id is None:
+                if not message.author.bot:
+                    self.posted[message.id] = now
+                return
+            self.replies[message.reference_id].append(now)
+            waiter = self._waiters.pop(message.reference_id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(now)
+
+        # An instance attribute shadows the method, and every path that stores a message
+        # calls ``self._fanout_create``.
+        server._fanout_create = fanout  # type: ignore[method-assign]
+
+    async def reply_to(self, message_id: int, timeout: float) -> bool:
+        """Wait for the first reply to ``message_id``; False after ``timeout`` seconds."""
+        if self.replies.get(message_id):
+            return True
+        waiter = self._waiters.setdefault(message_id, asyncio.get_running_loop().create_future())
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+class People:
+    """The humans of the channel, posting and waiting for answers."""
+
+    def __init__(self, server: DiscordServer, llm_latency: float, timeout: float) -> None:
+        self.server = server
+        self.clock = FanoutClock(server)
+        self.llm_latency = llm_latency
+        self.timeout = timeout
+
+    async def warm_up(self) -> dict[str, Any]:
+        """A message to each persona first (a bare bot answers them all), so connection
+        pools and caches of every process are warm before anything is measured."""
+        for n, persona in enumerate(("SPECTRA", "LYNQ", "PAZ")):
+            message = await self.server.post_as_human(
+                CHANNEL, f"@{persona} おはよう、準備はいい？ (warm-up {n})", author=HUMANS[0]
+            )
+            if not await self.clock.reply_to(message.id, self.timeout):
+                return {"error": "no reply to a warm-up message: the bot is not answering"}
+        return {"ok": True}
+
+    async def load(self, users: int, per_user: int, seed: int, think: float) -> dict[str, Any]:
+        """Closed loop: ``users`` people each post, wait for the reply, post again.
+
+        Between a reply and their next message people pause for ``think`` seconds on
+        average (uniformly 0.5x to 1.5x): the time to read the answer and type. With
+        ``think`` 0 they post the moment the reply lands, a stress test of throughput.
+        """
+        rng = random.Random(seed)
+        # People start spread over one pause (at least one LLM latency), not in lockstep;
+        # the same schedule for every bot.
+        offsets = [rng.uniform(0, max(self.llm_latency, think)) for _ in range(users)]
+        pauses = [[rng.uniform(0.5, 1.5) * think for _ in range(per_user)] for _ in range(users)]
+        sent: list[int] = []
+
+        async def person(index: int) -> None:
+            await asyncio.sleep(offsets[index])
+            name = HUMANS[index]
+            for n in range(per_user):
+                if n:
+                    await asyncio.sleep(pauses[index][n])
+                text = f"{TOPICS[(index + n) % len(TOPICS)]} ({name} #{n})"
+                message = await self.server.post_as_human(CHANNEL, text, author=name)
+                sent.append(message.id)
+                await self.clock.reply_to(message.id, self.timeout)
+
+        started, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(person(i) for i in range(users)))
+        seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu
+        # Late and duplicate replies get a generous grace period before they are counted.
+        await asyncio.sleep(max(2.0, 5 * self.llm_latency))
+        overheads: list[float] = []
+        lost = duplicates = 0
+        for message_id in sent:
+            replies = self.clock.replies.get(message_id, [])
+            if not replies:
+                lost += 1
+                continue
+            duplicates += len(replies) - 1
+            took = min(replies) - self.clock.posted[message_id]
+            overheads.append((took - self.llm_latency) * 1000)
+        return {
+            "overheads_ms": overheads,
+            "lost": lost,
+            "duplicates": duplicates,
+            "seconds": seconds,
+            "world_cpu_seconds": cpu_seconds,
+        }
+
+
+def connection_details(discord: DiscordServer, gemini: GeminiServer) -> dict[str, Any]:
+    """What a bot needs to connect to this world."""
+    return {
+        "api_base": discord.api_base,
+        "gateway_url": discord.gateway_url,
+        "guild_id": discord.guild_id,
+        "channel_ids": discord.channel_ids,
+        "tokens": {bot: discord.token(bot) for bot in ("reception", "spectra", "lynq", "paz")},
+        "user_ids": {bot: discord.user_id(bot) for bot in ("reception", "spectra", "lynq", "paz")},
+        "gemini_base_url": gemini.base_url,
+    }
+
+
+def answer(payload: dict[str, Any]) -> None:
+    """One line of output: the reply to one command."""
+    sys.stdout.write(json.dumps(payload) + "\n")
+    sys.stdout.flush()
+
+
+async def serve(llm_latency: float, timeout: float) -> None:
+    """Start the servers, print how to reach them, obey commands until stdin closes."""
+    discord = DiscordServer(humans=HUMANS)
+    gemini = GeminiServer(latency_s=llm_latency)
+    people = People(discord, llm_latency, timeout)
+    await discord.start()
+    await gemini.start()
+    try:
+        answer(connection_details(discord, gemini))
+        loop = asyncio.get_running_loop()
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            command = json.loads(line)
+            if command.get("warm_up"):
+                answer(await people.warm_up())
+            else:
+                answer(
+                    await people.load(
+                        command["users"], command["per_user"], command["seed"], command["think"]
+                    )
+                )
+    finally:
+        await gemini.stop()
+        await discord.stop()
+
+
+def main() -> None:
+    """Entry point: ``python -m tests.bench.e2e_world --llm-latency 0.2``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--llm-latency", type=float, required=True)
+    parser.add_argument("--timeout", type=float, default=60.0)
+    args = parser.parse_args()
+    uvloop.run(serve(args.llm_latency, args.timeout))
+
+
+if __name__ == "__main__":
+    main()
