@@ -25,6 +25,7 @@ import math
 import random
 import re
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, NamedTuple, Protocol, TypeVar
@@ -185,18 +186,42 @@ class _Failure(NamedTuple):
     retry_after: float | None = None
 
 
+def http_session() -> aiohttp.ClientSession:
+    """The aiohttp session the SDK sends through (call inside the event loop).
+
+    The SDK's own session trusts the environment, which costs two thread hops per request
+    (a ``~/.netrc`` lookup and a proxy lookup): 0.6 ms of CPU each time, measured. An API
+    key needs no netrc, so the environment is trusted only where a proxy is configured.
+    """
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0),
+        trust_env=bool(urllib.request.getproxies_environment()),
+        # The SDK's own buffer size: streamed responses can carry long lines.
+        read_bufsize=2**22,
+    )
+
+
 class GeminiClient:
     """Async Gemini client: ``generate`` and ``embed`` with retries, limits and metrics.
 
-    Construct once per process and share it; call :meth:`close` (or use ``async with``) on
-    shutdown. Construction makes no network call but loads TLS certificates (~0.1 s of
-    blocking disk I/O): inside a running event loop use ``await GeminiClient.create(...)``.
+    Build it with ``await GeminiClient.create(...)`` inside the event loop, once per process,
+    and share it; call :meth:`close` (or use ``async with``) on shutdown. The constructor
+    makes no network call but loads TLS certificates (~0.1 s of blocking disk I/O), which
+    ``create`` does in a worker thread; it also gives the SDK the session of
+    :func:`http_session`. Constructed directly (``session`` None), the SDK's own session is
+    used.
     """
 
-    def __init__(self, settings: GeminiSettings, rate_limiter: RateLimiter | None = None) -> None:
+    def __init__(
+        self,
+        settings: GeminiSettings,
+        rate_limiter: RateLimiter | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
         self.settings = settings
         self._limiter = rate_limiter
         self._secret = settings.api_key.get_secret_value()
+        self._session = session
         http_options = types.HttpOptions(
             base_url=settings.base_url,
             api_version="v1beta",
@@ -204,6 +229,7 @@ class GeminiClient:
             # One attempt per SDK call: our loop owns retries (see the module docstring).
             # Setting it also stops the SDK's hidden 1-10 s retry on connection errors.
             retry_options=types.HttpRetryOptions(attempts=1),
+            aiohttp_client=session,
         )
         self._client = genai.Client(api_key=self._secret, http_options=http_options)
         # The SDK enforces the timeout on the HTTP exchange; this guard also bounds anything
@@ -215,7 +241,7 @@ class GeminiClient:
         cls, settings: GeminiSettings, rate_limiter: RateLimiter | None = None
     ) -> GeminiClient:
         """Build a client in a worker thread, keeping the event loop responsive."""
-        return await asyncio.to_thread(cls, settings, rate_limiter)
+        return await asyncio.to_thread(cls, settings, rate_limiter, http_session())
 
     async def __aenter__(self) -> GeminiClient:
         return self
@@ -226,6 +252,9 @@ class GeminiClient:
     async def close(self) -> None:
         """Release the HTTP sessions; the client cannot be used afterwards."""
         await self._client.aio.aclose()
+        if self._session is not None:
+            # The SDK closes only the sessions it made itself.
+            await self._session.close()
 
     # -- public calls --------------------------------------------------------------------
 

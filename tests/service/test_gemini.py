@@ -205,7 +205,7 @@ async def test_429_waits_the_servers_retry_delay_then_succeeds(
     # A 5 s backoff: finishing well under it proves the server's RetryInfo was used.
     settings = replace(gemini_settings, backoff_base_seconds=5.0)
     gemini_server.inject("429", count=1, retry_delay_s=0.3)
-    async with GeminiClient(settings) as client:
+    async with await GeminiClient.create(settings) as client:
         started = time.monotonic()
         gen = await client.generate(system_prompt("SPECTRA"), [Turn("user", "進捗")])
         elapsed = time.monotonic() - started
@@ -265,7 +265,7 @@ async def test_timeout_is_retried(
 ) -> None:
     settings = replace(gemini_settings, timeout_seconds=0.3)
     gemini_server.inject("slow", delay_s=3.0)
-    async with GeminiClient(settings) as client:
+    async with await GeminiClient.create(settings) as client:
         started = time.monotonic()
         gen = await client.generate("SPECTRA", [Turn("user", "遅い")])
         elapsed = time.monotonic() - started
@@ -308,7 +308,7 @@ async def test_long_retry_delay_gives_up_at_once(
 async def test_unreachable_server_fails_fast(gemini_settings: GeminiSettings) -> None:
     port = closed_port()
     settings = replace(gemini_settings, base_url=f"http://127.0.0.1:{port}")
-    async with GeminiClient(settings) as client:
+    async with await GeminiClient.create(settings) as client:
         started = time.monotonic()
         with pytest.raises(LLMUnavailable) as caught:
             await client.generate("SPECTRA", [Turn("user", "x")])
@@ -329,7 +329,7 @@ async def test_rate_limiter_is_awaited_before_every_request(
 
     limiter = CountingLimiter()
     gemini_server.inject("500", count=1)
-    async with GeminiClient(gemini_settings, rate_limiter=limiter) as client:
+    async with await GeminiClient.create(gemini_settings, rate_limiter=limiter) as client:
         await client.generate("SPECTRA", [Turn("user", "x")])
         await client.embed(["a"])
     assert limiter.calls == 3 == gemini_server.count()
@@ -393,7 +393,7 @@ async def test_api_key_never_appears_in_logs_or_errors(
     async with GeminiServer(api_key="the-right-key") as strict:
         settings = replace(gemini_settings, api_key=secret, base_url=strict.base_url)
         assert secret not in repr(settings) and secret not in str(settings)
-        async with GeminiClient(settings) as client:
+        async with await GeminiClient.create(settings) as client:
             with pytest.raises(LLMRequestRejected) as caught:
                 await client.generate("SPECTRA", [Turn("user", "x")])
             raised.append(caught.value)
@@ -418,7 +418,7 @@ async def test_api_key_never_appears_in_logs_or_errors(
         settings = replace(
             gemini_settings, **{"api_key": secret, "base_url": f"http://127.0.0.1:{port}"}
         )
-        async with GeminiClient(settings) as client:
+        async with await GeminiClient.create(settings) as client:
             with pytest.raises(LLMUnavailable) as caught_gen:
                 await client.generate("SPECTRA", [Turn("user", "x")])
             with pytest.raises(LLMUnavailable) as caught_embed:
@@ -436,6 +436,50 @@ async def test_api_key_never_appears_in_logs_or_errors(
         text = record.getMessage() + (str(record.exc_info[1]) if record.exc_info else "")
         assert secret not in text, record.name
     assert secret not in caplog.text
+
+
+async def test_requests_go_through_the_proxy_the_environment_names(
+    gemini_server: GeminiServer,
+    gemini_settings: GeminiSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Clusters behind an egress proxy set HTTP(S)_PROXY; Gemini calls must honour it."""
+    seen: list[str] = []
+
+    async def forward(request: web.Request) -> web.Response:
+        # A proxy receives the absolute URL and relays the request to it.
+        seen.append(str(request.url))
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method,
+                str(request.url),
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+                data=await request.read(),
+            ) as upstream,
+        ):
+            return web.Response(
+                body=await upstream.read(),
+                status=upstream.status,
+                content_type=upstream.content_type,
+            )
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", forward)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{runner.addresses[0][1]}")
+    try:
+        async with await GeminiClient.create(gemini_settings) as client:
+            gen = await client.generate(system_prompt("LYNQ"), [Turn("user", "テスト")])
+    finally:
+        await runner.cleanup()
+    assert "を確認すると" in gen.text
+    assert len(seen) == 1 and seen[0].startswith(gemini_server.base_url), seen
 
 
 # -- helpers ----------------------------------------------------------------------------
