@@ -8,6 +8,7 @@ repeated), and the stream consumer re-reading its own pending jobs after a resta
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime
@@ -17,9 +18,10 @@ import redis.asyncio as aioredis
 
 from runtime.app.ports import Poster, Recall, TextModel
 from runtime.brain.events import EventKind
-from runtime.brain.messages import JobKind, OutboundMessage, PersonaJob
+from runtime.brain.messages import InboundMessage, JobKind, OutboundMessage, PersonaJob
 from runtime.brain.personas import Persona
 from runtime.brain.prompts import event_prompt, reply_prompt, speech_prompt
+from runtime.brain.speech import ActiveTask
 from runtime.bus.codec import FIELD, decode_job
 from runtime.bus.keys import FleetKeys
 from runtime.dedup import NearDuplicateIndex
@@ -118,17 +120,30 @@ class PersonaWorker:
                 return self.persona.apology, "apology"
             return None, "skipped_error"
 
+    async def _context(self, job: PersonaJob) -> tuple[list[InboundMessage], ActiveTask | None]:
+        """The channel's recent history and its task.
+
+        Both are read at once, so a person waits for one round trip rather than two.
+        """
+        history, tasks = await asyncio.gather(
+            self.memory.recent(job.channel_id), self.state.tasks()
+        )
+        return history, next((t for t in tasks if t.channel == job.channel), None)
+
     async def _reply(self, job: PersonaJob) -> str:
         assert job.message is not None, "a reply job carries its message"
-        history = await self.memory.recent(job.channel_id)
-        task = next((t for t in await self.state.tasks() if t.channel == job.channel), None)
-        memories = await self.recall.recall(job.message.content, job.channel) if self.recall else []
+        memories: list[str]
+        if self.recall is None:
+            (history, task), memories = await self._context(job), []
+        else:
+            (history, task), memories = await asyncio.gather(
+                self._context(job), self.recall.recall(job.message.content, job.channel)
+            )
         prompt = reply_prompt(self.persona, job.channel, history, job.message, task, memories)
         return await self.model.complete(prompt)
 
     async def _speech(self, job: PersonaJob) -> tuple[str | None, str]:
-        history = await self.memory.recent(job.channel_id)
-        task = next((t for t in await self.state.tasks() if t.channel == job.channel), None)
+        history, task = await self._context(job)
         previous = await self.state.recent_utterances(self.persona.name)
         index: NearDuplicateIndex[int] = NearDuplicateIndex()
         for number, text in enumerate(previous):

@@ -96,8 +96,11 @@ class People:
         self.timeout = timeout
 
     async def warm_up(self) -> dict[str, Any]:
-        """A message to each persona first (a bare bot answers them all), so connection
-        pools and caches of every process are warm before anything is measured."""
+        """A message to each persona first (a bare bot answers them all).
+
+        Connection pools and caches of every process are then warm before anything is
+        measured.
+        """
         for n, persona in enumerate(("SPECTRA", "LYNQ", "PAZ")):
             message = await self.server.post_as_human(
                 CHANNEL, f"@{persona} おはよう、準備はいい？ (warm-up {n})", author=HUMANS[0]
