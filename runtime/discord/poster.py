@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_LENGTH: Final = 2000
 #: Discord accepts nonces of at most 25 characters.
 NONCE_LENGTH: Final = 25
+#: How long a block runs before "typing…" is shown. Too short for a person to notice, and
+#: long enough that the indicator's request goes out after the LLM request, not before it
+#: on the reply's path; an answer ready sooner is posted without a flicker of "typing…".
+TYPING_DELAY: Final = 0.05
 
 # Where a long text may be cut, best first. A cut inside the last half of the window only,
 # so no part is needlessly short.
@@ -205,19 +209,34 @@ class PersonaPoster(discord.Client):
     async def typing(self, channel_id: int) -> AsyncIterator[None]:
         """Show "<persona> is typing…" in the channel while the block runs.
 
-        The first indicator is sent alongside the block rather than before it, so a reply
-        never waits for that round trip; it is awaited on the way out, so it cannot reach
-        Discord after the reply (which would show "typing…" under an answered message).
-        The indicator is cosmetic: if it cannot be sent the block still runs.
+        The indicator starts :data:`TYPING_DELAY` into the block, so a reply never waits
+        for its request; a block done sooner shows none. Once started it is awaited on the
+        way out, so it cannot reach Discord after the reply (which would show "typing…"
+        under an answered message). The indicator is cosmetic: if it cannot be sent the
+        block still runs.
         """
         indicator = self.get_partial_messageable(channel_id).typing()
-        shown = asyncio.ensure_future(indicator.__aenter__())
+        started = False
+
+        async def show() -> None:
+            nonlocal started
+            await asyncio.sleep(TYPING_DELAY)
+            started = True
+            await indicator.__aenter__()
+
+        shown = asyncio.ensure_future(show())
         try:
             yield
         finally:
-            try:
-                await shown
-            except (discord.DiscordException, aiohttp.ClientError, OSError) as exc:
-                log.warning("%s: typing indicator failed in %s: %s", self.persona, channel_id, exc)
+            if not started:
+                # Still waiting out the delay: no request was made, none will be.
+                shown.cancel()
             else:
-                await indicator.__aexit__(None, None, None)
+                try:
+                    await shown
+                except (discord.DiscordException, aiohttp.ClientError, OSError) as exc:
+                    log.warning(
+                        "%s: typing indicator failed in %s: %s", self.persona, channel_id, exc
+                    )
+                else:
+                    await indicator.__aexit__(None, None, None)

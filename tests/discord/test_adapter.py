@@ -23,6 +23,7 @@ from runtime.discord import (
     nonce_for,
     split_content,
 )
+from runtime.discord.poster import TYPING_DELAY
 from sandbox.discord_server import DiscordServer
 from tests.fixtures.discord import FAST_READY, StartClient
 
@@ -314,7 +315,7 @@ async def test_typing_indicator_is_visible_on_server(
 
 
 async def test_typing_failure_does_not_break_the_block(
-    discord_server: DiscordServer, start_client: StartClient
+    discord_server: DiscordServer, start_client: StartClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     lynq = await start_client(poster("lynq"), "lynq")
     discord_server.inject_rate_limit(
@@ -323,8 +324,23 @@ async def test_typing_failure_does_not_break_the_block(
     lynq.http.max_ratelimit_timeout = 1.0  # a 60 s wait is refused: typing raises RateLimited
     ran = False
     async with lynq.typing(discord_server.channel_id("development")):
+        await asyncio.sleep(TYPING_DELAY + 0.2)  # generating: the indicator is attempted
         ran = True
     assert ran
+    assert "typing indicator failed" in caplog.text
+
+
+async def test_an_answer_ready_at_once_shows_no_typing(
+    discord_server: DiscordServer, start_client: StartClient
+) -> None:
+    """No flicker of "typing…" before a reply that needed no time, and no request spent."""
+    paz = await start_client(poster("paz"), "paz")
+    cid = discord_server.channel_id("lounge")
+    async with paz.typing(cid):
+        await paz.post(OutboundMessage("paz", cid, "すぐ答えられる"))
+    await asyncio.sleep(TYPING_DELAY + 0.2)
+    assert discord_server.messages(cid)[-1].content == "すぐ答えられる"
+    assert not [t for t in discord_server.typing_events if t.user.key == "paz"]
 
 
 # -- /task -----------------------------------------------------------------------------
@@ -500,6 +516,7 @@ async def test_four_supervised_clients_answer_a_mention_in_one_loop(
             name = ids.get(user_id)
             if name is not None:
                 async with posters[name].typing(message.channel_id):
+                    await asyncio.sleep(0.2)  # the LLM thinking
                     await posters[name].post(
                         OutboundMessage(
                             name,
