@@ -42,6 +42,11 @@ CLOSE_AUTHENTICATION_FAILED: Final = 4004
 REPLAY_LIMIT: Final = 5000
 #: How long a disconnected session stays resumable (Discord keeps them for minutes).
 RESUME_WINDOW_SECONDS: Final = 180.0
+HEARTBEAT_ACK_DELAY: Final = 0.02
+"""Seconds before a heartbeat is acknowledged, a network round trip's worth. discord.py's
+keep-alive thread notes a heartbeat's send time only once it gets the GIL back; an instant
+ACK often arrives first, and the bot then reports a whole heartbeat interval as its latency
+(and logs "Can't keep up, … 41.3s behind")."""
 
 
 @dataclass(eq=False)
@@ -258,7 +263,9 @@ class Gateway:
         op = payload.get("op")
         data = payload.get("d")
         if op == OP_HEARTBEAT:
-            conn.send(json.dumps({"op": OP_HEARTBEAT_ACK}))
+            asyncio.get_running_loop().call_later(
+                HEARTBEAT_ACK_DELAY, conn.send, json.dumps({"op": OP_HEARTBEAT_ACK})
+            )
             return session
         if op == OP_IDENTIFY and isinstance(data, dict):
             return await self._identify(conn, data)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import sys
+import time
 from collections.abc import Callable
 
 import aiohttp
@@ -502,3 +503,22 @@ async def test_runs_standalone_and_stops_on_sigterm() -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_heartbeat_latency_is_a_network_round_trip(
+    discord_server: DiscordServer, start_client: Start
+) -> None:
+    """discord.py's latency (and its "Can't keep up … behind" warning) comes from heartbeats.
+
+    Its keep-alive thread notes a heartbeat's send time only after the send completes, so an
+    ACK that beats that note is measured against the previous heartbeat: a server answering
+    instantly would show a latency of a whole heartbeat interval.
+    """
+    discord_server.gateway.heartbeat_interval_ms = 300
+    client = await start_client(discord.Client(intents=discord.Intents(guilds=True)), "paz")
+    # A busy event loop, as a bot's is under load, holds the GIL the keep-alive thread needs.
+    deadline = time.monotonic() + 1.5  # several heartbeats
+    while time.monotonic() < deadline:
+        sum(range(20_000))
+        await asyncio.sleep(0)
+    assert 0 < client.latency < 0.1
