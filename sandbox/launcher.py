@@ -33,6 +33,27 @@ log = logging.getLogger("sandbox")
 
 SANDBOX_GEMINI_KEY = "sandbox-gemini-key"
 STATE_DIR = Path(".sandbox")
+THINKING_ENV = "SANDBOX_GEMINI_LATENCY_SECONDS"
+DEFAULT_THINKING_SECONDS = 0.8
+"""How long the Gemini stand-in thinks before answering: about a fast real model's time, so
+the page shows "… is typing" before each answer, as Discord would."""
+
+
+def thinking_seconds(environ: dict[str, str]) -> float:
+    """The stand-in's thinking time from ``SANDBOX_GEMINI_LATENCY_SECONDS``.
+
+    Raises ValueError, naming the variable, for anything but a number from 0 to 60.
+    """
+    raw = environ.get(THINKING_ENV, "").strip()
+    if not raw:
+        return DEFAULT_THINKING_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 <= seconds <= 60:
+        raise ValueError(f"{THINKING_ENV} must be a number of seconds from 0 to 60, got {raw!r}")
+    return seconds
 
 
 def start_postgres(directory: Path) -> Any:
@@ -57,6 +78,11 @@ async def run(port: int) -> int:
 
     env = dict(os.environ)
     env.setdefault("ENVIRONMENT", "test")
+    try:
+        thinking = thinking_seconds(env)
+    except ValueError as error:
+        print(f"sandbox: {error}", file=sys.stderr)
+        return 2
     redis = EmbeddedRedis(STATE_DIR / "redis")
     postgres: Any = None
     discord_server: DiscordServer | None = None
@@ -79,7 +105,7 @@ async def run(port: int) -> int:
             for channel, channel_id in discord_server.channel_ids.items():
                 env[f"{channel.upper()}_CHANNEL_ID"] = str(channel_id)
         if not env.get("GEMINI_API_KEY"):
-            gemini_server = GeminiServer()
+            gemini_server = GeminiServer(latency_s=thinking)
             await gemini_server.start()
             env["GEMINI_API_KEY"] = SANDBOX_GEMINI_KEY
             env["GEMINI_BASE_URL"] = gemini_server.base_url
