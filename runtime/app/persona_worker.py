@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -34,6 +37,18 @@ log = logging.getLogger(__name__)
 
 WORKER_GROUP = "workers"
 DONE_TTL = 7 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a reply or an autonomous line is written from."""
+
+    history: list[InboundMessage]
+    """The channel's recent messages, oldest first."""
+    task: ActiveTask | None
+    """The channel's current task."""
+    memories: list[str] = field(default_factory=list)
+    """Long-term memories recalled for a reply."""
 
 
 class PersonaWorker:
@@ -73,12 +88,17 @@ class PersonaWorker:
             log.error("ERROR unreadable job %s on %s dropped: %s", entry_id, self.queue, error)
             await self.redis.xack(self.queue, WORKER_GROUP, entry_id)
             return
-        if await self.redis.exists(self.keys.done(job.job_id)):
+        started = time.monotonic()
+        # The run-once check and the reads the prompt needs go out together: one wait
+        # instead of two, and a redelivered job that is done wastes only the reads.
+        done, context = await asyncio.gather(
+            self.redis.exists(self.keys.done(job.job_id)), self._context(job)
+        )
+        if done:
             await self.redis.xack(self.queue, WORKER_GROUP, entry_id)
             return
-        started = time.monotonic()
         async with self.poster.typing(job.channel_id):
-            content, outcome = await self.compose(job)
+            content, outcome = await self.compose(job, context)
         if content is not None:
             reply_to = job.message.message_id if job.message is not None else None
             await self.poster.post(
@@ -98,17 +118,22 @@ class PersonaWorker:
             await pipe.execute()
         self._record(job, content, outcome, started)
 
-    async def compose(self, job: PersonaJob) -> tuple[str | None, str]:
-        """The text to post for ``job`` (None to post nothing) and the outcome label."""
+    async def compose(self, job: PersonaJob, context: Context | None) -> tuple[str | None, str]:
+        """The text to post for ``job`` (None to post nothing) and the outcome label.
+
+        ``context`` is what :meth:`_context` read for the job.
+        """
         if job.kind is JobKind.ANNOUNCE:
             return job.text or "", "ok"
         if job.expires_at is not None and time.time() > job.expires_at:
             return None, "skipped_stale"
         try:
             if job.kind is JobKind.REPLY:
-                return await self._reply(job), "ok"
+                assert context is not None, "a reply's context is read"
+                return await self._reply(job, context), "ok"
             if job.kind is JobKind.SPEECH:
-                return await self._speech(job)
+                assert context is not None, "a speech's context is read"
+                return await self._speech(job, context)
             return await self._event(job), "ok"
         except LLMError as error:
             ERRORS.labels(component="gemini").inc()
@@ -120,37 +145,36 @@ class PersonaWorker:
                 return self.persona.apology, "apology"
             return None, "skipped_error"
 
-    async def _context(self, job: PersonaJob) -> tuple[list[InboundMessage], ActiveTask | None]:
-        """The channel's recent history and its task.
+    async def _context(self, job: PersonaJob) -> Context | None:
+        """The channel's history and task, and recalled memories for a reply, read at once.
 
-        Both are read at once, so a person waits for one round trip rather than two.
+        None for jobs written from something else (events, announcements).
         """
-        history, tasks = await asyncio.gather(
-            self.memory.recent(job.channel_id), self.state.tasks()
-        )
-        return history, next((t for t in tasks if t.channel == job.channel), None)
+        if job.kind not in (JobKind.REPLY, JobKind.SPEECH):
+            return None
+        reads: list[Awaitable[Any]] = [self.memory.recent(job.channel_id), self.state.tasks()]
+        if job.kind is JobKind.REPLY and self.recall is not None:
+            assert job.message is not None, "a reply job carries its message"
+            reads.append(self.recall.recall(job.message.content, job.channel))
+        history, tasks, *recalled = await asyncio.gather(*reads)
+        task = next((t for t in tasks if t.channel == job.channel), None)
+        return Context(history, task, recalled[0] if recalled else [])
 
-    async def _reply(self, job: PersonaJob) -> str:
+    async def _reply(self, job: PersonaJob, context: Context) -> str:
         assert job.message is not None, "a reply job carries its message"
-        memories: list[str]
-        if self.recall is None:
-            (history, task), memories = await self._context(job), []
-        else:
-            (history, task), memories = await asyncio.gather(
-                self._context(job), self.recall.recall(job.message.content, job.channel)
-            )
-        prompt = reply_prompt(self.persona, job.channel, history, job.message, task, memories)
+        prompt = reply_prompt(
+            self.persona, job.channel, context.history, job.message, context.task, context.memories
+        )
         return await self.model.complete(prompt)
 
-    async def _speech(self, job: PersonaJob) -> tuple[str | None, str]:
-        history, task = await self._context(job)
+    async def _speech(self, job: PersonaJob, context: Context) -> tuple[str | None, str]:
         previous = await self.state.recent_utterances(self.persona.name)
         index: NearDuplicateIndex[int] = NearDuplicateIndex()
         for number, text in enumerate(previous):
             index.add(number, text)
         avoid: list[str] = []
         for _attempt in range(2):
-            prompt = speech_prompt(self.persona, job.channel, history, task, avoid)
+            prompt = speech_prompt(self.persona, job.channel, context.history, context.task, avoid)
             text = await self.model.complete(prompt)
             matches = index.find(text)
             if not matches:
