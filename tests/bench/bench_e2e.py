@@ -16,6 +16,8 @@ without mentions and wait for the reply before posting again), at 1, 10 and 50 p
   same Gemini server and posts with its own client, then acknowledges. No history, no
   routing rules, no typing indicator, no metrics or logs: the cost of the durable hand-off
   and the SDK alone, which no feature work can remove;
+* **bare+sdk**: the bare bot below, but asking the Gemini server through google-genai
+  instead of sleeping: what calling an LLM through the SDK costs, with no queue at all;
 * **bare**: the peer the issue names, a bare discord.py relay bot logged in as Reception in
   this process: it receives the message, sleeps the LLM latency and posts the reply.
 
@@ -38,13 +40,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,7 +64,7 @@ FULL_LOADS: tuple[Load, ...] = ((1, 20, None), (10, 10, None), (50, 10, None), (
 QUICK_LOADS: tuple[Load, ...] = ((1, 5, None), (10, 3, None), (50, 3, None), (50, 2, 0.0))
 BOTS = ("reception", "spectra", "lynq", "paz")
 PERSONAS = BOTS[1:]
-LAYOUTS = ("all-in-one", "per-role", "floor", "bare")
+LAYOUTS = ("all-in-one", "per-role", "floor", "bare+sdk", "bare")
 
 
 def rss_mb(pid: int | str = "self", field_name: str = "VmRSS") -> float:
@@ -319,17 +322,47 @@ async def run_per_role(
             await process.wait()
 
 
+@contextlib.asynccontextmanager
+async def sdk_model(details: dict[str, Any]) -> AsyncIterator[Callable[[str], Awaitable[str]]]:
+    """``generate(text) -> str`` through the real google-genai SDK, with nothing of ours.
+
+    The SDK gets the fleet's HTTP session (see ``runtime.llm.gemini.http_session``), so the
+    peers pay what the fleet pays for a request and no more.
+    """
+    from google import genai
+    from google.genai import types
+
+    from runtime.llm.gemini import http_session
+
+    session = http_session()
+    client = genai.Client(
+        api_key="sandbox-key",
+        http_options=types.HttpOptions(
+            base_url=details["gemini_base_url"],
+            retry_options=types.HttpRetryOptions(attempts=1),
+            aiohttp_client=session,
+        ),
+    )
+
+    async def generate(text: str) -> str:
+        answer = await client.aio.models.generate_content(model="gemini-3.8-flash", contents=text)
+        return (answer.text or "…")[:2000]
+
+    try:
+        yield generate
+    finally:
+        await client.aio.aclose()
+        await session.close()
+
+
 async def run_floor(
     world: World, redis_url: str, loads: tuple[Load, ...], think: float
 ) -> list[Phase]:
     """The design's irreducible path, in this process (see the module docstring)."""
     import discord as discordpy
     import orjson
-    from google import genai
-    from google.genai import types
 
     from runtime.discord.connection import DiscordEndpoints, apply_endpoints
-    from runtime.llm.gemini import http_session
 
     details = world.details
     apply_endpoints(
@@ -344,15 +377,8 @@ async def run_floor(
     reception = discordpy.Client(intents=intents)
     persona = discordpy.Client(intents=discordpy.Intents(guilds=True))
     none = discordpy.AllowedMentions.none()
-    session = http_session()
-    gemini = genai.Client(
-        api_key="sandbox-key",
-        http_options=types.HttpOptions(
-            base_url=details["gemini_base_url"],
-            retry_options=types.HttpRetryOptions(attempts=1),
-            aiohttp_client=session,
-        ),
-    )
+    stack = contextlib.AsyncExitStack()
+    generate = await stack.enter_async_context(sdk_model(details))
 
     @reception.event
     async def on_message(message: Any) -> None:
@@ -371,11 +397,8 @@ async def run_floor(
 
     async def answer(entry_id: bytes, fields: dict[bytes, bytes]) -> None:
         job = orjson.loads(fields[b"data"])
-        generated = await gemini.aio.models.generate_content(
-            model="gemini-3.8-flash", contents=job["text"]
-        )
         await persona.get_partial_messageable(job["channel"]).send(
-            (generated.text or "…")[:2000],
+            await generate(job["text"]),
             reference=discordpy.MessageReference(
                 message_id=job["id"], channel_id=job["channel"], fail_if_not_exists=False
             ),
@@ -412,8 +435,7 @@ async def run_floor(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await gemini.aio.aclose()
-        await session.close()
+        await stack.aclose()
         await redis.aclose()
 
 
@@ -428,9 +450,13 @@ async def wait_until_ready(*clients: Any, tasks: list[asyncio.Task[Any]]) -> Non
 
 
 async def run_bare(
-    world: World, llm_latency: float, loads: tuple[Load, ...], think: float
+    world: World, llm_latency: float, loads: tuple[Load, ...], think: float, sdk: bool = False
 ) -> list[Phase]:
-    """A bare discord.py relay bot in this process, logged in as Reception."""
+    """A bare discord.py relay bot in this process, logged in as Reception.
+
+    It sleeps the LLM latency, or with ``sdk`` asks the Gemini server through google-genai
+    (which takes that latency) and posts the answer.
+    """
     import discord as discordpy
 
     from runtime.discord.connection import DiscordEndpoints, apply_endpoints
@@ -444,24 +470,30 @@ async def run_bare(
     intents.message_content = True
     client = discordpy.Client(intents=intents)
     none = discordpy.AllowedMentions.none()
+    stack = contextlib.AsyncExitStack()
+    generate = await stack.enter_async_context(sdk_model(world.details)) if sdk else None
 
     @client.event
     async def on_message(message: Any) -> None:
         if message.author.bot:
             return
-        await asyncio.sleep(llm_latency)
-        await message.channel.send(
-            f"了解、{message.author.display_name}。", reference=message, allowed_mentions=none
-        )
+        if generate is None:
+            await asyncio.sleep(llm_latency)
+            text = f"了解、{message.author.display_name}。"
+        else:
+            text = await generate(message.content)
+        await message.channel.send(text, reference=message, allowed_mentions=none)
 
     task = asyncio.create_task(client.start(world.details["tokens"]["reception"]))
     try:
         await wait_until_ready(client, tasks=[task])
-        return await world.measure("bare", loads, think, time.process_time)
+        name = "bare+sdk" if sdk else "bare"
+        return await world.measure(name, loads, think, time.process_time)
     finally:
         await client.close()
         with contextlib.suppress(Exception):
             await task
+        await stack.aclose()
 
 
 def ratio(phase: Phase, peer: Phase | None) -> float:
@@ -586,6 +618,12 @@ async def main() -> None:
             await admin.aclose()
             async with World.running(args.llm_latency, args.timeout) as world:
                 for bot in bots:
+                    if bot in ("floor", "bare+sdk", "bare"):
+                        # The peers run in this process, after the all-in-one fleet: its
+                        # leftover objects would make their garbage collections long
+                        # (gen2 pauses of 50-110 ms were seen), a stall that is not theirs.
+                        gc.collect()
+                        gc.freeze()
                     if bot == "all-in-one":
                         results[bot] = await run_all_in_one(
                             world, redis.url, loads, args.think, memory
@@ -597,7 +635,9 @@ async def main() -> None:
                     elif bot == "floor":
                         results[bot] = await run_floor(world, redis.url, loads, args.think)
                     else:
-                        results[bot] = await run_bare(world, args.llm_latency, loads, args.think)
+                        results[bot] = await run_bare(
+                            world, args.llm_latency, loads, args.think, sdk=bot == "bare+sdk"
+                        )
         finally:
             redis.stop()
     print_report(results, memory, args.llm_latency, args.appendfsync)
