@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import gc
 import json
 import os
@@ -362,23 +363,18 @@ async def run_floor(
     import discord as discordpy
     import orjson
 
-    from runtime.discord.connection import DiscordEndpoints, apply_endpoints
+    from runtime.bus.streams import ensure_group
+    from runtime.discord.poster import poster_intents
+    from runtime.discord.reception import reception_intents
 
-    details = world.details
-    apply_endpoints(
-        DiscordEndpoints(api_base_url=details["api_base"], gateway_url=details["gateway_url"])
-    )
+    details = point_discord_py(world)
     redis = aioredis.Redis.from_url(redis_url)
     inbox, queue, group = "floor:inbox", "floor:queue:SPECTRA", "floor"
     for stream in (inbox, queue):
-        await redis.xgroup_create(stream, group, id="0", mkstream=True)
-    intents = discordpy.Intents.default()
-    intents.message_content = True
-    reception = discordpy.Client(intents=intents)
-    persona = discordpy.Client(intents=discordpy.Intents(guilds=True))
+        await ensure_group(redis, stream, group)
+    reception = discordpy.Client(intents=reception_intents())
+    persona = discordpy.Client(intents=poster_intents())
     none = discordpy.AllowedMentions.none()
-    stack = contextlib.AsyncExitStack()
-    generate = await stack.enter_async_context(sdk_model(details))
 
     @reception.event
     async def on_message(message: Any) -> None:
@@ -395,7 +391,9 @@ async def run_floor(
             pipe.xack(inbox, group, entry_id)
             await pipe.execute()
 
-    async def answer(entry_id: bytes, fields: dict[bytes, bytes]) -> None:
+    async def answer(
+        generate: Callable[[str], Awaitable[str]], entry_id: bytes, fields: dict[bytes, bytes]
+    ) -> None:
         job = orjson.loads(fields[b"data"])
         await persona.get_partial_messageable(job["channel"]).send(
             await generate(job["text"]),
@@ -420,23 +418,34 @@ async def run_floor(
                     running.add(task)
                     task.add_done_callback(running.discard)
 
-    tasks = [
-        asyncio.create_task(reception.start(details["tokens"]["reception"])),
-        asyncio.create_task(persona.start(details["tokens"]["spectra"])),
-        asyncio.create_task(consume(inbox, route)),
-        asyncio.create_task(consume(queue, answer)),
-    ]
-    try:
-        await wait_until_ready(reception, persona, tasks=tasks)
-        return await world.measure("floor", loads, think, time.process_time)
-    finally:
-        for client in (reception, persona):
-            await client.close()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await stack.aclose()
-        await redis.aclose()
+    async with sdk_model(details) as generate:
+        tasks = [
+            asyncio.create_task(reception.start(details["tokens"]["reception"])),
+            asyncio.create_task(persona.start(details["tokens"]["spectra"])),
+            asyncio.create_task(consume(inbox, route)),
+            asyncio.create_task(consume(queue, functools.partial(answer, generate))),
+        ]
+        try:
+            await wait_until_ready(reception, persona, tasks=tasks)
+            return await world.measure("floor", loads, think, time.process_time)
+        finally:
+            for client in (reception, persona):
+                await client.close()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await redis.aclose()
+
+
+def point_discord_py(world: World) -> dict[str, Any]:
+    """Point discord.py at the world's Discord server; returns the world's details."""
+    from runtime.discord.connection import DiscordEndpoints, apply_endpoints
+
+    details = world.details
+    apply_endpoints(
+        DiscordEndpoints(api_base_url=details["api_base"], gateway_url=details["gateway_url"])
+    )
+    return details
 
 
 async def wait_until_ready(*clients: Any, tasks: list[asyncio.Task[Any]]) -> None:
@@ -459,19 +468,13 @@ async def run_bare(
     """
     import discord as discordpy
 
-    from runtime.discord.connection import DiscordEndpoints, apply_endpoints
+    from runtime.discord.reception import reception_intents
 
-    apply_endpoints(
-        DiscordEndpoints(
-            api_base_url=world.details["api_base"], gateway_url=world.details["gateway_url"]
-        )
-    )
-    intents = discordpy.Intents.default()
-    intents.message_content = True
-    client = discordpy.Client(intents=intents)
+    details = point_discord_py(world)
+    client = discordpy.Client(intents=reception_intents())
     none = discordpy.AllowedMentions.none()
     stack = contextlib.AsyncExitStack()
-    generate = await stack.enter_async_context(sdk_model(world.details)) if sdk else None
+    generate = await stack.enter_async_context(sdk_model(details)) if sdk else None
 
     @client.event
     async def on_message(message: Any) -> None:
@@ -484,7 +487,7 @@ async def run_bare(
             text = await generate(message.content)
         await message.channel.send(text, reference=message, allowed_mentions=none)
 
-    task = asyncio.create_task(client.start(world.details["tokens"]["reception"]))
+    task = asyncio.create_task(client.start(details["tokens"]["reception"]))
     try:
         await wait_until_ready(client, tasks=[task])
         name = "bare+sdk" if sdk else "bare"
