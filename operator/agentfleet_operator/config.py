@@ -16,7 +16,7 @@ from typing import Final
 
 from agentfleet_operator.api.types import Environment, FleetSpec
 from agentfleet_operator.meta import FleetRef
-from runtime.contract import HEALTH_PORT, SECRET_ENV, Env, Role
+from agentfleet_runtime.contract import HEALTH_PORT, SECRET_ENV, Env, Role
 
 
 @dataclass(frozen=True)

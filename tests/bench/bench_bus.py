@@ -26,12 +26,12 @@ from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
-from runtime.app.services import router_service, worker_service
-from runtime.brain.messages import InboundMessage, OutboundMessage
-from runtime.brain.prompts import Prompt
-from runtime.bus.inbox import Inbox
-from runtime.bus.keys import FleetKeys
-from runtime.bus.routing import RouterConfig
+from agentfleet_runtime.app.services import router_service, worker_service
+from agentfleet_runtime.brain.messages import InboundMessage, OutboundMessage
+from agentfleet_runtime.brain.prompts import Prompt
+from agentfleet_runtime.bus.inbox import Inbox
+from agentfleet_runtime.bus.keys import FleetKeys
+from agentfleet_runtime.bus.routing import RouterConfig
 from tests.fixtures.fleet import CHANNELS, directory
 from tests.fixtures.redis import RedisServer
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from datasketch import MinHash, MinHashLSH
 
-from runtime.dedup import (
+from agentfleet_runtime.dedup import (
     NearDuplicateIndex,
     SignatureBuilder,
     dedupe,

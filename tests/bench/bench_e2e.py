@@ -219,7 +219,7 @@ class World:
 
 def fleet_environment(details: dict[str, Any], redis_url: str) -> dict[str, str]:
     """The fleet's configuration, as its processes read it from their environment."""
-    from runtime.contract import TOKEN_ENV
+    from agentfleet_runtime.contract import TOKEN_ENV
 
     env = {
         "ENVIRONMENT": "test",
@@ -247,7 +247,7 @@ def fleet_environment(details: dict[str, Any], redis_url: str) -> dict[str, str]
 
 async def wait_for_bots(redis_url: str, details: dict[str, Any], fleet: str = "bench") -> None:
     """Wait until every bot has logged in and recorded its user id (the router needs them)."""
-    from runtime.bus.keys import FleetKeys
+    from agentfleet_runtime.bus.keys import FleetKeys
 
     wanted = {int(details["user_ids"][bot]) for bot in BOTS}
     client = aioredis.Redis.from_url(redis_url)
@@ -267,10 +267,10 @@ async def run_all_in_one(
     """The all-in-one fleet in this process, as ``python main.py`` runs it."""
     os.environ.update(fleet_environment(world.details, redis_url))
     os.environ["HEALTH_CHECK_PORT"] = str(free_port())
-    from runtime.app.roles import FleetProcess
-    from runtime.config import load_settings
-    from runtime.contract import Role
-    from runtime.observability.logs import configure_logging
+    from agentfleet_runtime.app.roles import FleetProcess
+    from agentfleet_runtime.config import load_settings
+    from agentfleet_runtime.contract import Role
+    from agentfleet_runtime.observability.logs import configure_logging
 
     settings = load_settings(Role.ALL_IN_ONE, env_file=None)
     configure_logging(settings.LOG_LEVEL, None)
@@ -302,7 +302,7 @@ async def run_per_role(
             processes[name] = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "runtime.cli",
+                "agentfleet_runtime.cli",
                 *args,
                 env={**env, "HEALTH_CHECK_PORT": str(free_port())},
             )
@@ -327,13 +327,13 @@ async def run_per_role(
 async def sdk_model(details: dict[str, Any]) -> AsyncIterator[Callable[[str], Awaitable[str]]]:
     """``generate(text) -> str`` through the real google-genai SDK, with nothing of ours.
 
-    The SDK gets the fleet's HTTP session (see ``runtime.llm.gemini.http_session``), so the
-    peers pay what the fleet pays for a request and no more.
+    The SDK gets the fleet's HTTP session (see ``agentfleet_runtime.llm.gemini.http_session``), so
+    the peers pay what the fleet pays for a request and no more.
     """
     from google import genai
     from google.genai import types
 
-    from runtime.llm.gemini import http_session
+    from agentfleet_runtime.llm.gemini import http_session
 
     session = http_session()
     client = genai.Client(
@@ -363,9 +363,9 @@ async def run_floor(
     import discord as discordpy
     import orjson
 
-    from runtime.bus.streams import ensure_group
-    from runtime.discord.poster import poster_intents
-    from runtime.discord.reception import reception_intents
+    from agentfleet_runtime.bus.streams import ensure_group
+    from agentfleet_runtime.discord.poster import poster_intents
+    from agentfleet_runtime.discord.reception import reception_intents
 
     details = point_discord_py(world)
     redis = aioredis.Redis.from_url(redis_url)
@@ -439,7 +439,7 @@ async def run_floor(
 
 def point_discord_py(world: World) -> dict[str, Any]:
     """Point discord.py at the world's Discord server; returns the world's details."""
-    from runtime.discord.connection import DiscordEndpoints, apply_endpoints
+    from agentfleet_runtime.discord.connection import DiscordEndpoints, apply_endpoints
 
     details = world.details
     apply_endpoints(
@@ -468,7 +468,7 @@ async def run_bare(
     """
     import discord as discordpy
 
-    from runtime.discord.reception import reception_intents
+    from agentfleet_runtime.discord.reception import reception_intents
 
     details = point_discord_py(world)
     client = discordpy.Client(intents=reception_intents())
@@ -647,5 +647,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    # The event loop `python main.py` runs (runtime/cli.py).
+    # The event loop `python main.py` runs (runtime/agentfleet_runtime/cli.py).
     uvloop.run(main())

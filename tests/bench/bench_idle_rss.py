@@ -21,9 +21,9 @@ from pathlib import Path
 
 import aiohttp
 
-from runtime.contract import TOKEN_ENV, Env
-from sandbox.discord_server import DiscordServer
-from sandbox.gemini_server import GeminiServer
+from agentfleet_runtime.contract import TOKEN_ENV, Env
+from agentfleet_sandbox.discord_server import DiscordServer
+from agentfleet_sandbox.gemini_server import GeminiServer
 from tests.fixtures.redis import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ Run: ``.venv/bin/python -m tests.bench.bench_pipeline [--messages 2000] [--rows 
 [--queries 100] [--generate-latency 0]``
 
 Part 1 — pipeline. ``--messages`` messages of one day are published through the inbox and
-written to the day log by the real router; then :func:`runtime.pipeline.run_day` runs
+written to the day log by the real router; then :func:`agentfleet_runtime.pipeline.run_day` runs
 against real Redis, the embedded PostgreSQL + pgvector and the local Gemini-compatible
 server (real google-genai client; embeddings by a real offline model on this CPU). The
 server answers generation instantly unless ``--generate-latency`` adds seconds per
@@ -36,15 +36,15 @@ import asyncpg
 import numpy as np
 import redis.asyncio as aioredis
 
-from runtime.app.services import router_service
-from runtime.brain.messages import InboundMessage
-from runtime.bus.inbox import Inbox
-from runtime.bus.keys import FleetKeys
-from runtime.bus.routing import RouterConfig
-from runtime.llm.gemini import GeminiClient, GeminiSettings
-from runtime.memory.long_term import LongTermStore, migrate
-from runtime.pipeline import PipelineConfig, PipelineDeps, run_day
-from sandbox.gemini_server import GeminiServer
+from agentfleet_runtime.app.services import router_service
+from agentfleet_runtime.brain.messages import InboundMessage
+from agentfleet_runtime.bus.inbox import Inbox
+from agentfleet_runtime.bus.keys import FleetKeys
+from agentfleet_runtime.bus.routing import RouterConfig
+from agentfleet_runtime.llm.gemini import GeminiClient, GeminiSettings
+from agentfleet_runtime.memory.long_term import LongTermStore, migrate
+from agentfleet_runtime.pipeline import PipelineConfig, PipelineDeps, run_day
+from agentfleet_sandbox.gemini_server import GeminiServer
 from tests.fixtures.fleet import BOT_IDS, CHANNELS, directory
 from tests.fixtures.redis import RedisServer
 

@@ -30,9 +30,9 @@ from typing import Any
 
 import uvloop
 
-from sandbox.discord_server import DiscordServer
-from sandbox.discord_server.world import Message
-from sandbox.gemini_server import GeminiServer
+from agentfleet_sandbox.discord_server import DiscordServer
+from agentfleet_sandbox.discord_server.world import Message
+from agentfleet_sandbox.gemini_server import GeminiServer
 
 CHANNEL = "development"
 HUMANS = tuple(f"user{i:02d}" for i in range(50))

@@ -9,9 +9,9 @@ import discord
 import pytest
 import yarl
 
-from runtime.app.ports import Poster
-from runtime.brain.messages import InboundMessage, OutboundMessage
-from runtime.discord import (
+from agentfleet_runtime.app.ports import Poster
+from agentfleet_runtime.brain.messages import InboundMessage, OutboundMessage
+from agentfleet_runtime.discord import (
     ClientState,
     ClientSupervisor,
     PersonaPoster,
@@ -23,8 +23,8 @@ from runtime.discord import (
     nonce_for,
     split_content,
 )
-from runtime.discord.poster import TYPING_DELAY
-from sandbox.discord_server import DiscordServer
+from agentfleet_runtime.discord.poster import TYPING_DELAY
+from agentfleet_sandbox.discord_server import DiscordServer
 from tests.fixtures.discord import FAST_READY, StartClient
 
 # -- connection ----------------------------------------------------------------------

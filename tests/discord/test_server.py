@@ -13,7 +13,7 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from sandbox.discord_server import DiscordServer
+from agentfleet_sandbox.discord_server import DiscordServer
 from tests.fixtures.discord import FAST_READY
 from tests.fixtures.discord import StartClient as Start
 
@@ -473,7 +473,7 @@ async def test_runs_standalone_and_stops_on_sigterm() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "sandbox.discord_server",
+        "agentfleet_sandbox.discord_server",
         "--port",
         "0",
         "--token",

@@ -8,7 +8,7 @@ import asyncio
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from runtime.brain.personas import PERSONAS
+from agentfleet_runtime.brain.personas import PERSONAS
 from tests.fixtures.sandbox import SandboxFleet
 
 TOKYO = ZoneInfo("Asia/Tokyo")

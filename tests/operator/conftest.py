@@ -8,9 +8,9 @@ from typing import Any
 
 import kopf
 import pytest
+
 from agentfleet_operator.kube import KubeClient
 from agentfleet_operator.reconcile import FLEETS, Reconciler
-
 from tests.operator.emulator import ApplyingEmulator, declare_resources
 
 NAMESPACE = "agents-test"

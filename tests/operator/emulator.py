@@ -14,8 +14,9 @@ from typing import Any
 
 import aiohttp.web
 import kmock
-from agentfleet_operator.api import constants as c
 from kmock._internal import enums, rendering
+
+from agentfleet_operator.api import constants as c
 
 _counter = itertools.count(1)
 

@@ -6,14 +6,14 @@ import json
 from typing import Any
 
 import pytest
+
 from agentfleet_operator.api import constants as c
 from agentfleet_operator.api.types import parse_spec
 from agentfleet_operator.children.basics import store_secret
 from agentfleet_operator.children.desired import Child, desired_children
 from agentfleet_operator.children.workloads import pipeline_schedule
 from agentfleet_operator.meta import FleetRef
-
-from runtime.contract import HEALTH_PORT, SECRET_ENV
+from agentfleet_runtime.contract import HEALTH_PORT, SECRET_ENV
 from tests.operator.conftest import BASE_SPEC
 
 FLEET = FleetRef(name="demo", namespace="agents-test", uid="uid-1", generation=1)

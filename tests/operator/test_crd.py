@@ -12,8 +12,9 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from agentfleet_operator.api.types import FleetSpec, FleetStatus, SpecError, parse_spec
 from pydantic import BaseModel
+
+from agentfleet_operator.api.types import FleetSpec, FleetStatus, SpecError, parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_PATH = ROOT / "crds" / "agentfleet.dev_agentfleets.yaml"

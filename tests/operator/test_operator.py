@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agentfleet_operator import metrics
 from kopf.testing import KopfRunner
 
+from agentfleet_operator import metrics
 from tests.operator.conftest import FLEET_KEY, NAMESPACE, create_fleet, fleet_body, patch_spec
 from tests.operator.emulator import describe, writes
 

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from agentfleet_operator.reconcile import Reconciler
-
 from tests.operator.conftest import (
     FLEET_KEY,
     NAMESPACE,

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 import yaml
+
 from agentfleet_operator.api.types import parse_spec
 from agentfleet_operator.children.desired import desired_children
 from agentfleet_operator.meta import FleetRef
-
-from runtime.cli import parse_args
-from runtime.config import load_settings
-from runtime.contract import Env, Role
+from agentfleet_runtime.cli import parse_args
+from agentfleet_runtime.config import load_settings
+from agentfleet_runtime.contract import Env, Role
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {

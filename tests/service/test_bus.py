@@ -6,11 +6,11 @@ from datetime import datetime
 
 import pytest
 
-from runtime.brain.personas import PERSONAS
-from runtime.bus.keys import FleetKeys
-from runtime.memory.hot import HotMemory
-from runtime.observability.metrics import REGISTRY
-from sandbox.gemini_server import GeminiServer
+from agentfleet_runtime.brain.personas import PERSONAS
+from agentfleet_runtime.bus.keys import FleetKeys
+from agentfleet_runtime.memory.hot import HotMemory
+from agentfleet_runtime.observability.metrics import REGISTRY
+from agentfleet_sandbox.gemini_server import GeminiServer
 from tests.fixtures.fleet import BOT_IDS, FleetHarness
 from tests.fixtures.redis import RedisServer
 

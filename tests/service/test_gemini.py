@@ -15,7 +15,7 @@ from google import genai
 from google.genai import types
 from pydantic import BaseModel, Field
 
-from runtime.llm.gemini import (
+from agentfleet_runtime.llm.gemini import (
     GeminiClient,
     GeminiSettings,
     Generation,
@@ -24,8 +24,8 @@ from runtime.llm.gemini import (
     LLMUnavailable,
     Turn,
 )
-from runtime.observability.metrics import REGISTRY
-from sandbox.gemini_server import GeminiServer
+from agentfleet_runtime.observability.metrics import REGISTRY
+from agentfleet_sandbox.gemini_server import GeminiServer
 from tests.fixtures.gemini import GEMINI_TEST_API_KEY
 
 pytestmark = pytest.mark.service
@@ -361,7 +361,7 @@ async def test_control_api_drives_faults_and_counts(
 async def test_api_usage_log_line(
     gemini_client: GeminiClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="runtime.llm.gemini")
+    caplog.set_level(logging.INFO, logger="agentfleet_runtime.llm.gemini")
     gen = await gemini_client.generate("SPECTRA", [Turn("user", "今日のタスク")])
     await gemini_client.embed(["a", "b"])
     usage = [r.getMessage() for r in caplog.records if "API usage" in r.getMessage()]
@@ -374,11 +374,11 @@ async def test_api_usage_log_line(
 async def test_retries_log_warning_and_giving_up_logs_error(
     gemini_client: GeminiClient, gemini_server: GeminiServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="runtime.llm.gemini")
+    caplog.set_level(logging.INFO, logger="agentfleet_runtime.llm.gemini")
     gemini_server.inject("500", count=None)
     with pytest.raises(LLMUnavailable):
         await gemini_client.generate("SPECTRA", [Turn("user", "x")])
-    levels = [r.levelno for r in caplog.records if r.name == "runtime.llm.gemini"]
+    levels = [r.levelno for r in caplog.records if r.name == "agentfleet_runtime.llm.gemini"]
     assert levels == [logging.WARNING, logging.WARNING, logging.ERROR]
 
 
@@ -506,7 +506,7 @@ async def test_generate_needs_turns(gemini_client: GeminiClient) -> None:
 
 
 def test_server_persona_detection_prefers_the_first_name() -> None:
-    from sandbox.gemini_server import detect_persona
+    from agentfleet_sandbox.gemini_server import detect_persona
 
     assert detect_persona(system_prompt("LYNQ")) == "LYNQ"
     assert detect_persona("no persona") == ""

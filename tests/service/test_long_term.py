@@ -12,8 +12,8 @@ from datetime import date
 import asyncpg
 import pytest
 
-from runtime.llm.gemini import GeminiClient
-from runtime.memory.long_term import (
+from agentfleet_runtime.llm.gemini import GeminiClient
+from agentfleet_runtime.memory.long_term import (
     LongTermStore,
     MemoryType,
     NewMemory,

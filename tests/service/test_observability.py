@@ -7,9 +7,9 @@ from pathlib import Path
 import aiohttp
 import redis.asyncio as aioredis
 
-from runtime.observability.health import CheckResult, HealthServer
-from runtime.observability.logs import REDACTED, configure_logging
-from runtime.observability.metrics import MESSAGES_RECEIVED
+from agentfleet_runtime.observability.health import CheckResult, HealthServer
+from agentfleet_runtime.observability.logs import REDACTED, configure_logging
+from agentfleet_runtime.observability.metrics import MESSAGES_RECEIVED
 from tests.fixtures.redis import RedisServer, free_port
 
 
@@ -55,7 +55,7 @@ def test_secrets_never_reach_the_log_file_or_stdout(tmp_path: Path, capsys: obje
     api_key = "AIza" + "B" * 35
     log_file = tmp_path / "logs" / "discord_agent.log"
     configure_logging("INFO", str(log_file), secrets=[token])
-    log = logging.getLogger("runtime.test")
+    log = logging.getLogger("agentfleet_runtime.test")
     try:
         log.info("connecting with %s", token)
         log.warning("key %s rejected", api_key)

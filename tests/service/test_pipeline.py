@@ -17,15 +17,15 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-import runtime.pipeline.run as pipeline_run
-from runtime.brain.messages import InboundMessage
-from runtime.brain.tasks import TaskAction, TaskCommand
-from runtime.bus.codec import FIELD, decode_job
-from runtime.config import Settings
-from runtime.llm.gemini import GeminiClient
-from runtime.memory.long_term import LongTermStore
-from runtime.memory.state import FleetState
-from runtime.pipeline import (
+import agentfleet_runtime.pipeline.run as pipeline_run
+from agentfleet_runtime.brain.messages import InboundMessage
+from agentfleet_runtime.brain.tasks import TaskAction, TaskCommand
+from agentfleet_runtime.bus.codec import FIELD, decode_job
+from agentfleet_runtime.config import Settings
+from agentfleet_runtime.llm.gemini import GeminiClient
+from agentfleet_runtime.memory.long_term import LongTermStore
+from agentfleet_runtime.memory.state import FleetState
+from agentfleet_runtime.pipeline import (
     PipelineConfig,
     PipelineDeps,
     PipelineError,
@@ -34,8 +34,13 @@ from runtime.pipeline import (
     run_migrate,
     run_pipeline,
 )
-from runtime.pipeline.extract import SourceIndex, chunk_lines, clean_content, select_messages
-from sandbox.gemini_server import GeminiServer
+from agentfleet_runtime.pipeline.extract import (
+    SourceIndex,
+    chunk_lines,
+    clean_content,
+    select_messages,
+)
+from agentfleet_sandbox.gemini_server import GeminiServer
 from tests.fixtures.fleet import BOT_IDS, CHANNELS, FleetHarness
 from tests.fixtures.gemini import GEMINI_TEST_API_KEY
 from tests.fixtures.redis import RedisServer

@@ -5,7 +5,7 @@ import time
 
 import redis.asyncio as aioredis
 
-from runtime.llm.rate_limit import RedisRateLimiter
+from agentfleet_runtime.llm.rate_limit import RedisRateLimiter
 
 
 async def test_two_processes_share_one_budget(redis_client: aioredis.Redis) -> None:

@@ -7,11 +7,11 @@ from datetime import date
 import pytest
 import redis.asyncio as aioredis
 
-from runtime.app.recall import MemoryRecall
-from runtime.llm.gemini import GeminiClient
-from runtime.llm.rate_limit import RedisRateLimiter
-from runtime.memory.long_term import LongTermStore, NewMemory
-from sandbox.gemini_server import GeminiServer
+from agentfleet_runtime.app.recall import MemoryRecall
+from agentfleet_runtime.llm.gemini import GeminiClient
+from agentfleet_runtime.llm.rate_limit import RedisRateLimiter
+from agentfleet_runtime.memory.long_term import LongTermStore, NewMemory
+from agentfleet_sandbox.gemini_server import GeminiServer
 from tests.fixtures.fleet import BOT_IDS, FleetHarness
 
 FACT = "認証はJWT方式で実装し、署名鍵は30日ごとにローテーションする"

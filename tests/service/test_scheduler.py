@@ -6,14 +6,14 @@ from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
-from runtime.app.scheduler import Scheduler, SpeechSettings
-from runtime.brain.events import DueEvent, EventKind
-from runtime.brain.messages import JobKind
-from runtime.brain.phases import DaySchedule, Phase
-from runtime.brain.tasks import parse_task_command
-from runtime.bus.codec import FIELD, decode_job
-from runtime.bus.keys import FleetKeys
-from runtime.memory.state import FleetState
+from agentfleet_runtime.app.scheduler import Scheduler, SpeechSettings
+from agentfleet_runtime.brain.events import DueEvent, EventKind
+from agentfleet_runtime.brain.messages import JobKind
+from agentfleet_runtime.brain.phases import DaySchedule, Phase
+from agentfleet_runtime.brain.tasks import parse_task_command
+from agentfleet_runtime.bus.codec import FIELD, decode_job
+from agentfleet_runtime.bus.keys import FleetKeys
+from agentfleet_runtime.memory.state import FleetState
 from tests.fixtures.fleet import CHANNELS
 
 TOKYO = ZoneInfo("Asia/Tokyo")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from runtime.brain.messages import InboundMessage, JobKind, PersonaJob
-from runtime.bus.codec import decode_job, decode_message, encode_job, encode_message
+from agentfleet_runtime.brain.messages import InboundMessage, JobKind, PersonaJob
+from agentfleet_runtime.bus.codec import decode_job, decode_message, encode_job, encode_message
 
 MESSAGE = InboundMessage(
     message_id=11,

@@ -1,7 +1,7 @@
 import pytest
 
-from runtime.config import ConfigurationError, load_settings
-from runtime.contract import Env, Role
+from agentfleet_runtime.config import ConfigurationError, load_settings
+from agentfleet_runtime.contract import Env, Role
 
 VALID = {
     "ENVIRONMENT": "test",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from runtime.dedup import (
+from agentfleet_runtime.dedup import (
     NearDuplicateIndex,
     RecentUtterances,
     SignatureBuilder,
@@ -20,7 +20,7 @@ from runtime.dedup import (
     shingle_hash,
     shingles,
 )
-from runtime.dedup.normalize import shingles_of_normalized
+from agentfleet_runtime.dedup.normalize import shingles_of_normalized
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "dedup_pairs_ja.jsonl"
 

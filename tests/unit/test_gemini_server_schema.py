@@ -13,8 +13,8 @@ from google import genai
 from google.genai import types
 from pydantic import BaseModel, Field
 
-from runtime.llm.gemini import parse_retry_delay
-from sandbox.gemini_server import (
+from agentfleet_runtime.llm.gemini import parse_retry_delay
+from agentfleet_sandbox.gemini_server import (
     PERSONA_TEMPLATES,
     Fault,
     GeminiServer,

@@ -3,8 +3,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from runtime.brain.events import EventKind, due_events
-from runtime.brain.phases import DaySchedule, Phase, PhaseTracker
+from agentfleet_runtime.brain.events import EventKind, due_events
+from agentfleet_runtime.brain.phases import DaySchedule, Phase, PhaseTracker
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 SCHEDULE = DaySchedule(TOKYO)

@@ -1,11 +1,11 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from runtime.brain.events import EventKind
-from runtime.brain.messages import InboundMessage
-from runtime.brain.personas import LYNQ, PAZ, SPECTRA
-from runtime.brain.prompts import event_prompt, reply_prompt, speech_prompt, transcript
-from runtime.brain.speech import ActiveTask
+from agentfleet_runtime.brain.events import EventKind
+from agentfleet_runtime.brain.messages import InboundMessage
+from agentfleet_runtime.brain.personas import LYNQ, PAZ, SPECTRA
+from agentfleet_runtime.brain.prompts import event_prompt, reply_prompt, speech_prompt, transcript
+from agentfleet_runtime.brain.speech import ActiveTask
 
 
 def said(message_id: int, author: str, content: str) -> InboundMessage:

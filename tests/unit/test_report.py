@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from runtime.brain.report import (
+from agentfleet_runtime.brain.report import (
     EMPTY_DAY,
     MAX_REPORT_CHARS,
     DailyReportData,
@@ -12,7 +12,7 @@ from runtime.brain.report import (
     ReportProgress,
     daily_report,
 )
-from runtime.brain.speech import ActiveTask
+from agentfleet_runtime.brain.speech import ActiveTask
 
 DAY = date(2026, 11, 24)  # a Tuesday
 

@@ -1,8 +1,8 @@
 import random
 from collections import Counter
 
-from runtime.brain.messages import InboundMessage
-from runtime.brain.router import FleetDirectory, RouteReason, route
+from agentfleet_runtime.brain.messages import InboundMessage
+from agentfleet_runtime.brain.router import FleetDirectory, RouteReason, route
 
 DIRECTORY = FleetDirectory(
     personas=("spectra", "lynq", "paz"),

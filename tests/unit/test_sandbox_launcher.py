@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.launcher import DEFAULT_THINKING_SECONDS, THINKING_ENV, thinking_seconds
+from agentfleet_sandbox.launcher import DEFAULT_THINKING_SECONDS, THINKING_ENV, thinking_seconds
 
 
 def test_the_model_stand_in_thinks_like_a_fast_model_unless_told() -> None:

@@ -3,9 +3,9 @@ from collections import Counter
 
 import pytest
 
-from runtime.brain.phases import Phase
-from runtime.brain.speech import ActiveTask, plan_speech, speech_channel
-from runtime.brain.tasks import (
+from agentfleet_runtime.brain.phases import Phase
+from agentfleet_runtime.brain.speech import ActiveTask, plan_speech, speech_channel
+from agentfleet_runtime.brain.tasks import (
     TaskAction,
     TaskCommandError,
     build_task_command,

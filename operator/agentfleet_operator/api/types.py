@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from runtime.contract import PERSONAS, Env
+from agentfleet_runtime.contract import PERSONAS, Env
 
 __all__ = [
     "ComponentStatus",

@@ -10,7 +10,7 @@ from agentfleet_operator.api.types import FleetSpec
 from agentfleet_operator.children import pods, stores
 from agentfleet_operator.children.workloads import config_map_name
 from agentfleet_operator.meta import FleetRef, child_name, fleet_selector, object_meta
-from runtime.contract import HEALTH_PORT, METRICS_PATH
+from agentfleet_runtime.contract import HEALTH_PORT, METRICS_PATH
 
 #: The component label of objects that belong to the fleet as a whole.
 FLEET_COMPONENT = "fleet"

@@ -9,7 +9,7 @@ from agentfleet_operator.api.types import FleetSpec
 from agentfleet_operator.children import basics, stores, workloads
 from agentfleet_operator.config import config_data
 from agentfleet_operator.meta import FleetRef, child_name
-from runtime.contract import PERSONAS
+from agentfleet_runtime.contract import PERSONAS
 
 
 @dataclass(frozen=True)

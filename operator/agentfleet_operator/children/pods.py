@@ -6,7 +6,7 @@ from typing import Any, Final
 
 from agentfleet_operator.api.types import FleetSpec, Resources, SecretKeyRef
 from agentfleet_operator.meta import FleetRef, child_name
-from runtime.contract import HEALTH_PATH, HEALTH_PORT, METRICS_PATH, READY_PATH, Env
+from agentfleet_runtime.contract import HEALTH_PATH, HEALTH_PORT, METRICS_PATH, READY_PATH, Env
 
 #: The bots' uid/gid; any non-root id works because the root filesystem is read-only.
 BOT_UID: Final = 10001

@@ -10,7 +10,7 @@ from agentfleet_operator.api.types import FleetSpec
 from agentfleet_operator.children import pods
 from agentfleet_operator.config import config_hash
 from agentfleet_operator.meta import FleetRef, child_name, labels, object_meta, selector_labels
-from runtime.contract import TOKEN_ENV, Env, Role, command
+from agentfleet_runtime.contract import TOKEN_ENV, Env, Role, command
 
 
 def config_map_name(fleet: FleetRef) -> str:

@@ -1,0 +1,215 @@
+"""A persona's worker: takes jobs from its queue, generates, posts, and records — once.
+
+Exactly-once posting rests on three things: the job's ``done`` marker (checked before any
+work, set with the acknowledgement after the post), the job id used as Discord's nonce (so a
+post retried after a crash between posting and marking is recognised by Discord and not
+repeated), and the stream consumer re-reading its own pending jobs after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis.asyncio as aioredis
+
+from agentfleet_runtime.app.ports import Poster, Recall, TextModel
+from agentfleet_runtime.brain.events import EventKind
+from agentfleet_runtime.brain.messages import InboundMessage, JobKind, OutboundMessage, PersonaJob
+from agentfleet_runtime.brain.personas import Persona
+from agentfleet_runtime.brain.prompts import event_prompt, reply_prompt, speech_prompt
+from agentfleet_runtime.brain.speech import ActiveTask
+from agentfleet_runtime.bus.codec import FIELD, decode_job
+from agentfleet_runtime.bus.keys import FleetKeys
+from agentfleet_runtime.dedup import NearDuplicateIndex
+from agentfleet_runtime.llm.gemini import LLMError
+from agentfleet_runtime.memory.hot import HotMemory
+from agentfleet_runtime.memory.state import FleetState
+from agentfleet_runtime.observability.metrics import (
+    AUTONOMOUS_SPEECH,
+    ERRORS,
+    REPLIES,
+    REPLY_LATENCY,
+)
+
+log = logging.getLogger(__name__)
+
+WORKER_GROUP = "workers"
+DONE_TTL = 7 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a reply or an autonomous line is written from."""
+
+    history: list[InboundMessage]
+    """The channel's recent messages, oldest first."""
+    task: ActiveTask | None
+    """The channel's current task."""
+    memories: list[str] = field(default_factory=list)
+    """Long-term memories recalled for a reply."""
+
+
+class PersonaWorker:
+    """Handles the jobs on one persona's queue (the StreamConsumer handler)."""
+
+    def __init__(
+        self,
+        persona: Persona,
+        redis: aioredis.Redis,
+        keys: FleetKeys,
+        model: TextModel,
+        poster: Poster,
+        zone: ZoneInfo,
+        recall: Recall | None = None,
+    ) -> None:
+        self.persona = persona
+        self.redis = redis
+        self.keys = keys
+        self.model = model
+        self.poster = poster
+        self.memory = HotMemory(redis, keys)
+        self.state = FleetState(redis, keys)
+        self.zone = zone
+        self.recall = recall
+
+    @property
+    def queue(self) -> str:
+        """The stream this worker consumes."""
+        return self.keys.queue(self.persona.name)
+
+    async def handle(self, entry_id: str, fields: dict[str, str]) -> None:
+        """Process one job: skip it if done, else compose, post, and mark it done."""
+        try:
+            job = decode_job(fields[FIELD])
+        except (KeyError, ValueError, TypeError) as error:
+            ERRORS.labels(component="worker").inc()
+            log.error("ERROR unreadable job %s on %s dropped: %s", entry_id, self.queue, error)
+            await self.redis.xack(self.queue, WORKER_GROUP, entry_id)
+            return
+        started = time.monotonic()
+        # The run-once check and the reads the prompt needs go out together: one wait
+        # instead of two, and a redelivered job that is done wastes only the reads.
+        done, context = await asyncio.gather(
+            self.redis.exists(self.keys.done(job.job_id)), self._context(job)
+        )
+        if done:
+            await self.redis.xack(self.queue, WORKER_GROUP, entry_id)
+            return
+        async with self.poster.typing(job.channel_id):
+            content, outcome = await self.compose(job, context)
+        if content is not None:
+            reply_to = job.message.message_id if job.message is not None else None
+            await self.poster.post(
+                OutboundMessage(
+                    persona=self.persona.name,
+                    channel_id=job.channel_id,
+                    content=content,
+                    reply_to_message_id=reply_to,
+                    idempotency_key=job.job_id,
+                )
+            )
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.done(job.job_id), "1", ex=DONE_TTL)
+            if content is not None:
+                pipe.hset(self.keys.last_speakers, job.channel, self.persona.name)
+            pipe.xack(self.queue, WORKER_GROUP, entry_id)
+            await pipe.execute()
+        self._record(job, content, outcome, started)
+
+    async def compose(self, job: PersonaJob, context: Context | None) -> tuple[str | None, str]:
+        """The text to post for ``job`` (None to post nothing) and the outcome label.
+
+        ``context`` is what :meth:`_context` read for the job.
+        """
+        if job.kind is JobKind.ANNOUNCE:
+            return job.text or "", "ok"
+        if job.expires_at is not None and time.time() > job.expires_at:
+            return None, "skipped_stale"
+        try:
+            if job.kind is JobKind.REPLY:
+                assert context is not None, "a reply's context is read"
+                return await self._reply(job, context), "ok"
+            if job.kind is JobKind.SPEECH:
+                assert context is not None, "a speech's context is read"
+                return await self._speech(job, context)
+            return await self._event(job), "ok"
+        except LLMError as error:
+            ERRORS.labels(component="gemini").inc()
+            log.error(
+                "ERROR %s could not generate for %s: %s", self.persona.name, job.job_id, error
+            )
+            if job.kind is JobKind.REPLY:
+                # A person asked: answer in the persona's voice rather than leave them waiting.
+                return self.persona.apology, "apology"
+            return None, "skipped_error"
+
+    async def _context(self, job: PersonaJob) -> Context | None:
+        """The channel's history and task, and recalled memories for a reply, read at once.
+
+        None for jobs written from something else (events, announcements).
+        """
+        if job.kind not in (JobKind.REPLY, JobKind.SPEECH):
+            return None
+        reads: list[Awaitable[Any]] = [self.memory.recent(job.channel_id), self.state.tasks()]
+        if job.kind is JobKind.REPLY and self.recall is not None:
+            assert job.message is not None, "a reply job carries its message"
+            reads.append(self.recall.recall(job.message.content, job.channel))
+        history, tasks, *recalled = await asyncio.gather(*reads)
+        task = next((t for t in tasks if t.channel == job.channel), None)
+        return Context(history, task, recalled[0] if recalled else [])
+
+    async def _reply(self, job: PersonaJob, context: Context) -> str:
+        assert job.message is not None, "a reply job carries its message"
+        prompt = reply_prompt(
+            self.persona, job.channel, context.history, job.message, context.task, context.memories
+        )
+        return await self.model.complete(prompt)
+
+    async def _speech(self, job: PersonaJob, context: Context) -> tuple[str | None, str]:
+        previous = await self.state.recent_utterances(self.persona.name)
+        index: NearDuplicateIndex[int] = NearDuplicateIndex()
+        for number, text in enumerate(previous):
+            index.add(number, text)
+        avoid: list[str] = []
+        for _attempt in range(2):
+            prompt = speech_prompt(self.persona, job.channel, context.history, context.task, avoid)
+            text = await self.model.complete(prompt)
+            matches = index.find(text)
+            if not matches:
+                await self.state.remember_utterance(self.persona.name, text)
+                return text, "posted"
+            # Regenerate once, telling the model what it is repeating; then give up quietly.
+            avoid = [previous[match.key] for match in matches[:3]]
+        return None, "skipped_duplicate"
+
+    async def _event(self, job: PersonaJob) -> str:
+        kind = EventKind(job.text or EventKind.CONCLUSION.value)
+        prompt = event_prompt(self.persona, kind, await self.state.tasks(), datetime.now(self.zone))
+        return await self.model.complete(prompt)
+
+    def _record(self, job: PersonaJob, content: str | None, outcome: str, started: float) -> None:
+        took = time.monotonic() - started
+        if job.kind is JobKind.SPEECH:
+            AUTONOMOUS_SPEECH.labels(agent=self.persona.name, outcome=outcome).inc()
+            log.info(
+                "自発発言 %s in #%s: %s (%.2fs)", self.persona.name, job.channel, outcome, took
+            )
+            return
+        if job.kind is JobKind.REPLY and content is not None:
+            REPLIES.labels(agent=self.persona.name, outcome=outcome).inc()
+            REPLY_LATENCY.labels(agent=self.persona.name).observe(time.time() - job.enqueued_at)
+        log.info(
+            "%s job %s processed successfully by %s in %.2fs (%s)",
+            job.kind.value,
+            job.job_id,
+            self.persona.name,
+            took,
+            outcome,
+        )

@@ -1,0 +1,42 @@
+"""The edges the fleet's services talk through, as protocols.
+
+The Discord adapter (agentfleet_runtime.discord) implements :class:`Poster`; the Gemini adapter
+(agentfleet_runtime.llm) implements :class:`TextModel`. Services depend on these shapes only, so the
+same worker runs against real Discord, the sandbox's server, or in a benchmark harness.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from agentfleet_runtime.brain.messages import OutboundMessage
+from agentfleet_runtime.brain.prompts import Prompt
+
+
+class Poster(Protocol):
+    """Posts as one persona's bot."""
+
+    async def post(self, message: OutboundMessage) -> list[int]:
+        """Post ``message`` (split if long); returns the ids of the messages created."""
+        ...
+
+    def typing(self, channel_id: int) -> AbstractAsyncContextManager[None]:
+        """Show the typing indicator in the channel while the block runs."""
+        ...
+
+
+class TextModel(Protocol):
+    """Generates one utterance for a prompt."""
+
+    async def complete(self, prompt: Prompt) -> str:
+        """The model's text for ``prompt``; raises LLMError when it cannot answer."""
+        ...
+
+
+class Recall(Protocol):
+    """Long-term memories relevant to a message."""
+
+    async def recall(self, query: str, channel: str) -> list[str]:
+        """Memories (as text) relevant to ``query`` in ``channel``, most relevant first."""
+        ...

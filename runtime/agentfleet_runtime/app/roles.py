@@ -1,0 +1,332 @@
+"""The roles a process can run, built from settings: which clients, services and checks.
+
+``all-in-one`` is Reception plus every enabled persona in one process (the guide's
+``python main.py``); in Kubernetes ``reception`` and each ``persona`` run in their own Pods
+and meet in Redis. Every role serves /health, /ready and /metrics on HEALTH_CHECK_PORT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import Any
+
+import discord
+import redis.asyncio as aioredis
+
+from agentfleet_runtime.app.ports import Recall
+from agentfleet_runtime.app.recall import MemoryRecall
+from agentfleet_runtime.app.scheduler import Clock, Scheduler, SpeechSettings, utc_now
+from agentfleet_runtime.app.services import router_service, worker_service
+from agentfleet_runtime.brain.events import DueEvent
+from agentfleet_runtime.brain.phases import DaySchedule
+from agentfleet_runtime.brain.router import FleetDirectory
+from agentfleet_runtime.bus.inbox import Inbox
+from agentfleet_runtime.bus.keys import FleetKeys
+from agentfleet_runtime.bus.queues import enqueue
+from agentfleet_runtime.bus.routing import Router, RouterConfig
+from agentfleet_runtime.config import Settings
+from agentfleet_runtime.contract import Role
+from agentfleet_runtime.discord.connection import (
+    DiscordEndpoints,
+    apply_endpoints,
+    normalize_api_base,
+)
+from agentfleet_runtime.discord.poster import PersonaPoster
+from agentfleet_runtime.discord.reception import ReceptionBot
+from agentfleet_runtime.discord.supervisor import ClientSupervisor, SupervisorGroup
+from agentfleet_runtime.llm.gemini import GeminiClient
+from agentfleet_runtime.llm.rate_limit import RedisRateLimiter
+from agentfleet_runtime.llm.text_model import GeminiTextModel
+from agentfleet_runtime.memory.long_term import LongTermStore
+from agentfleet_runtime.observability.health import CheckResult, HealthServer
+from agentfleet_runtime.pipeline import (
+    PipelineError,
+    gemini_settings,
+    run_in_process,
+    run_migrate,
+    run_pipeline,
+)
+
+log = logging.getLogger(__name__)
+
+PIPELINE_RETRY_DELAYS = (60.0, 300.0, 900.0)
+"""Pauses after a failed in-process pipeline run before the next of its three tries."""
+SPEECH_BUDGET_SHARE = 0.5
+"""Autonomous speech may start only while less than this share of the Gemini budget is used."""
+
+# The fleet never joins voice: discord.py's "PyNaCl/davey is not installed" warnings would
+# only add noise to the WARN lines operators grep for.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
+
+def router_config(settings: Settings) -> RouterConfig:
+    """The router's view of the fleet (bot ids are learnt from Redis once bots log in)."""
+    channel_ids = settings.channel_ids
+    return RouterConfig(
+        directory=FleetDirectory(
+            personas=settings.enabled_personas,
+            persona_user_ids={},
+            channel_names={cid: name for name, cid in channel_ids.items()},
+            own_bot_ids=frozenset(),
+        ),
+        channel_ids=channel_ids,
+        zone=settings.zone,
+        max_replies=settings.MAX_REPLIES_PER_MESSAGE,
+        learn_bot_ids=True,
+    )
+
+
+class FleetProcess:
+    """One process of a fleet: its clients, services and endpoints, started and stopped together."""
+
+    def __init__(
+        self, settings: Settings, role: Role, persona: str | None, clock: Clock = utc_now
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.role = role
+        self.keys = FleetKeys(settings.FLEET_NAME)
+        self.redis = aioredis.Redis.from_url(
+            settings.REDIS_URL.get_secret_value(),
+            socket_timeout=5,
+            socket_connect_timeout=3,
+            health_check_interval=30,
+        )
+        self.health = HealthServer(settings.HEALTH_CHECK_PORT, role.value)
+        self.supervisors = SupervisorGroup()
+        self.services: list[Awaitable[None]] = []
+        self.gemini: GeminiClient | None = None
+        self.router: Router | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self.store: LongTermStore | None = None
+        """The inbox router, in roles that run one."""
+        self.stop = asyncio.Event()
+        if role in (Role.ALL_IN_ONE, Role.PERSONA):
+            self.personas = (
+                settings.enabled_personas if role is Role.ALL_IN_ONE else (persona or "",)
+            )
+        else:
+            self.personas = ()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start everything, run until ``stop``, then shut down in order."""
+        self.stop = stop
+        apply_endpoints(
+            DiscordEndpoints(
+                api_base_url=normalize_api_base(self.settings.DISCORD_API_BASE_URL)
+                if self.settings.DISCORD_API_BASE_URL
+                else None,
+                gateway_url=self.settings.DISCORD_GATEWAY_URL,
+            )
+        )
+        if self.role is Role.ALL_IN_ONE and self.settings.POSTGRESQL_URL is not None:
+            # A single host has no migrate Job: bring the schema up to date first.
+            await run_migrate(self.settings)
+        self.health.add_check("redis", self._redis_check)
+        self.health.add_check("discord", self._discord_check)
+        if self.role in (Role.ALL_IN_ONE, Role.RECEPTION):
+            self._add_reception()
+        if self.personas:
+            limiter = self._limiter()
+            self.gemini = await GeminiClient.create(gemini_settings(self.settings), limiter)
+            recall = await self._recall(self.gemini, limiter)
+            for persona in self.personas:
+                self._add_persona(persona, GeminiTextModel(self.gemini), recall)
+        await self.health.start()
+        self.supervisors.start()
+        log.info("%s started (ENVIRONMENT=%s)", self.role.value, self.settings.ENVIRONMENT)
+        try:
+            await asyncio.gather(*self.services)
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        log.info("%s stopping: in-flight work finished, closing clients", self.role.value)
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.supervisors.close()
+        if self.store is not None:
+            await self.store.close()
+        if self.gemini is not None:
+            await self.gemini.close()
+        await self.health.stop()
+        await self.redis.aclose()
+        log.info("%s stopped", self.role.value)
+
+    # -- reception -----------------------------------------------------------------------
+
+    def _add_reception(self) -> None:
+        settings = self.settings
+        consumer, router, desk = router_service(self.redis, self.keys, router_config(settings))
+        self.router = router
+        inbox = Inbox(self.redis, self.keys)
+
+        async def on_message(message: Any) -> None:
+            await inbox.publish(message)
+
+        async def on_task_command(action: str, channel: str, text: str, user: str) -> str:
+            reply, jobs = await desk.slash(action, channel, text, user)
+            for job in jobs:
+                await enqueue(self.redis, self.keys, job)
+            return reply
+
+        bot = ReceptionBot(
+            on_message=on_message,
+            on_task_command=on_task_command,
+            guild_id=settings.DISCORD_GUILD_ID,
+        )
+        supervisor = self.supervisors.add(
+            ClientSupervisor(bot, settings.token("reception"), name="reception")
+        )
+        self.services.append(self._register_bot("reception", supervisor))
+        self.services.append(consumer.run(self.stop))
+        limiter = self._limiter()
+
+        async def speech_budget() -> bool:
+            return await limiter.has_headroom(SPEECH_BUDGET_SHARE)
+
+        scheduler = Scheduler(
+            self.redis,
+            self.keys,
+            DaySchedule(
+                settings.zone,
+                settings.processing_start,
+                settings.meeting_start,
+                settings.free_start,
+            ),
+            SpeechSettings(settings.speech_interval_seconds, settings.speech_probability),
+            settings.enabled_personas,
+            settings.channel_ids,
+            self._pipeline,
+            clock=self.clock,
+            speech_budget=speech_budget,
+        )
+        self.services.append(scheduler.run(self.stop))
+
+    def _limiter(self) -> RedisRateLimiter:
+        return RedisRateLimiter(
+            self.redis, self.keys.rate_limit, self.settings.GEMINI_REQUESTS_PER_MINUTE
+        )
+
+    async def _pipeline(self, due: DueEvent) -> None:
+        """At PROCESSING start: the previous day's long-term memory and Daily Report."""
+        if self.role is Role.RECEPTION:
+            log.info("長期記憶 for %s is the pipeline CronJob's work", due.day)
+            return
+        if self.settings.POSTGRESQL_URL is None or self.gemini is None:
+            log.warning("WARN 長期記憶 for %s skipped: POSTGRESQL_URL is not set", due.day)
+            return
+        gemini, day = self.gemini, due.day - timedelta(days=1)
+
+        async def run() -> None:
+            # Each failure is logged as ERROR 長期記憶 by the pipeline. The run is idempotent
+            # per date, so retrying later (as the CronJob's backoffLimit does) is safe.
+            for delay in PIPELINE_RETRY_DELAYS:
+                try:
+                    await run_in_process(self.settings, self.redis, gemini, day)
+                    return
+                except PipelineError:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stop.wait(), delay)
+                    if self.stop.is_set():
+                        return
+
+        # In the background: the scheduler must keep ticking while the pipeline runs.
+        task = asyncio.create_task(run(), name=f"pipeline-{day}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- personas ------------------------------------------------------------------------
+
+    async def _recall(self, gemini: GeminiClient, limiter: RedisRateLimiter) -> Recall | None:
+        """Long-term memory for replies, when PostgreSQL is configured and reachable."""
+        if self.settings.POSTGRESQL_URL is None:
+            return None
+        try:
+            self.store = await LongTermStore.connect(
+                self.settings.POSTGRESQL_URL.get_secret_value()
+            )
+        except Exception as error:
+            # Replies do not need memories to be useful: start without them, say so.
+            log.warning(
+                "WARN long-term memory unavailable, replying without it: %s",
+                error.__class__.__name__,
+            )
+            return None
+        return MemoryRecall(self.store, gemini, limiter, self.settings.FLEET_NAME)
+
+    def _add_persona(self, persona: str, model: GeminiTextModel, recall: Recall | None) -> None:
+        poster = PersonaPoster(persona)
+        supervisor = self.supervisors.add(
+            ClientSupervisor(poster, self.settings.token(persona), name=persona)
+        )
+        consumer = worker_service(
+            persona,
+            self.redis,
+            self.keys,
+            model,
+            poster,
+            router_config(self.settings),
+            recall=recall,
+        )
+
+        async def work() -> None:
+            # Jobs wait in Redis until the bot can post them.
+            await self._until_ready(supervisor)
+            if not self.stop.is_set():
+                await consumer.run(self.stop)
+
+        self.services.append(self._register_bot(persona, supervisor))
+        self.services.append(work())
+
+    async def _until_ready(self, supervisor: ClientSupervisor) -> None:
+        waiter = asyncio.ensure_future(supervisor.wait_until_ready())
+        stopper = asyncio.ensure_future(self.stop.wait())
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for future in (waiter, stopper):
+            future.cancel()
+
+    async def _register_bot(self, name: str, supervisor: ClientSupervisor) -> None:
+        """Record the bot's Discord user id in Redis so the router can recognise it."""
+        await self._until_ready(supervisor)
+        user = supervisor.client.user
+        while user is not None and not self.stop.is_set():
+            try:
+                await self.redis.hset(self.keys.bots, name, str(user.id))
+                log.info("%s logged in as %s (%s)", name, user.name, user.id)
+                return
+            except Exception as error:
+                log.warning("WARN could not register %s: %s", name, error.__class__.__name__)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), 2)
+
+    # -- readiness -----------------------------------------------------------------------
+
+    async def _redis_check(self) -> CheckResult:
+        await self.redis.ping()
+        return CheckResult(True, "ping ok")
+
+    async def _discord_check(self) -> CheckResult:
+        status = self.supervisors.status()
+        return CheckResult(self.supervisors.is_ready, json.dumps(status, ensure_ascii=False))
+
+
+async def run_role(
+    settings: Settings, role: Role, persona: str | None, stop: asyncio.Event
+) -> None:
+    """Run ``role`` until ``stop`` is set."""
+    if role is Role.MIGRATE:
+        await run_migrate(settings)
+        return
+    if role is Role.PIPELINE:
+        # A PipelineError ends the process with exit code 1, so the CronJob retries.
+        await run_pipeline(settings)
+        return
+    await FleetProcess(settings, role, persona).run(stop)

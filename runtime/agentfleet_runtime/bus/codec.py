@@ -1,0 +1,58 @@
+"""How messages and jobs are written into Redis stream entries and read back.
+
+One JSON field per entry keeps entries readable with ``redis-cli XRANGE`` and lets the shapes
+grow without a migration: unknown fields are ignored when reading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from agentfleet_runtime.brain.messages import InboundMessage, JobKind, PersonaJob
+
+FIELD = "data"
+
+
+_MESSAGE_FIELDS = tuple(f.name for f in dataclasses.fields(InboundMessage))
+_JOB_FIELDS = tuple(f.name for f in dataclasses.fields(PersonaJob))
+# Every reply decodes a channel's recent history, so these run often: field names are read
+# once, and values are copied shallowly (``dataclasses.asdict`` deep-copies each field).
+
+
+def _message_dict(message: InboundMessage) -> dict[str, Any]:
+    return {name: getattr(message, name) for name in _MESSAGE_FIELDS}
+
+
+def _message_from(data: dict[str, Any]) -> InboundMessage:
+    known = {k: v for k, v in data.items() if k in _MESSAGE_FIELDS}
+    known["mentioned_user_ids"] = tuple(known.get("mentioned_user_ids", ()))
+    return InboundMessage(**known)
+
+
+def encode_message(message: InboundMessage) -> str:
+    """Serialise an inbound message for a stream entry."""
+    return json.dumps(_message_dict(message), ensure_ascii=False)
+
+
+def decode_message(raw: str | bytes) -> InboundMessage:
+    """Read an inbound message back from a stream entry."""
+    return _message_from(json.loads(raw))
+
+
+def encode_job(job: PersonaJob) -> str:
+    """Serialise a persona job for a queue entry."""
+    data = {name: getattr(job, name) for name in _JOB_FIELDS}
+    if job.message is not None:
+        data["message"] = _message_dict(job.message)
+    return json.dumps(data, ensure_ascii=False)
+
+
+def decode_job(raw: str | bytes) -> PersonaJob:
+    """Read a persona job back from a queue entry."""
+    data = {k: v for k, v in json.loads(raw).items() if k in _JOB_FIELDS}
+    data["kind"] = JobKind(data["kind"])
+    if data.get("message") is not None:
+        data["message"] = _message_from(data["message"])
+    return PersonaJob(**data)

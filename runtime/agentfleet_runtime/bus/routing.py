@@ -1,0 +1,194 @@
+"""The router: turns inbox entries into memory records and persona jobs, exactly once.
+
+For each inbox entry one Lua script, atomically, checks the message's run-once marker,
+records the message in the channel's 24-hour memory and the day log, queues the chosen
+personas' jobs and acknowledges the entry. A crash at any point either did all of it or
+none of it, and a redelivered message (a Discord replay, a restarted pod) finds its marker
+and is only acknowledged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis.asyncio as aioredis
+
+from agentfleet_runtime.brain.messages import InboundMessage, JobKind, PersonaJob
+from agentfleet_runtime.brain.router import FleetDirectory, route
+from agentfleet_runtime.brain.tasks import is_task_command
+from agentfleet_runtime.bus.codec import FIELD, decode_message, encode_job, encode_message
+from agentfleet_runtime.bus.keys import FleetKeys
+from agentfleet_runtime.bus.queues import QUEUE_MAXLEN
+from agentfleet_runtime.observability.metrics import ERRORS, MESSAGES_RECEIVED
+
+log = logging.getLogger(__name__)
+
+ROUTER_GROUP = "router"
+MARKER_TTL = 7 * 24 * 3600
+"""Long enough to outlive any redelivery; Discord replays only within a session."""
+HOT_WINDOW = 24 * 3600
+DAY_LOG_TTL = 3 * 24 * 3600
+"""The pipeline reads yesterday's log; two spare days cover a failed and retried run."""
+
+_ROUTE_SCRIPT = """
+local first = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])
+if first then
+  redis.call('XADD', KEYS[3], 'MINID', '~', ARGV[5], '*', 'data', ARGV[4])
+  redis.call('EXPIRE', KEYS[3], ARGV[6])
+  redis.call('XADD', KEYS[4], '*', 'data', ARGV[4])
+  redis.call('EXPIRE', KEYS[4], ARGV[7])
+  for i = 1, tonumber(ARGV[8]) do
+    redis.call('XADD', KEYS[4 + i], 'MAXLEN', '~', ARGV[9], '*', 'data', ARGV[9 + i])
+  end
+end
+redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
+if first then return 1 else return 0 end
+"""
+
+TaskCommandHandler = Callable[[InboundMessage], Awaitable[list[PersonaJob]]]
+"""Turns a typed /task message into the jobs that answer it (a confirmation or an error)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RouterConfig:
+    """What the router needs to know about the fleet."""
+
+    directory: FleetDirectory
+    channel_ids: dict[str, int]
+    zone: ZoneInfo
+    max_replies: int = 1
+    learn_bot_ids: bool = False
+    """Read the bots' user ids from Redis, where each bot records its own at login."""
+
+
+class Router:
+    """Handles inbox entries: record, route, queue, acknowledge — atomically."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: FleetKeys,
+        config: RouterConfig,
+        on_task_command: TaskCommandHandler,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.config = config
+        self.on_task_command = on_task_command
+        self.rng = rng or random.Random()
+        self._script = redis.register_script(_ROUTE_SCRIPT)
+        self._directory = config.directory
+        self._directory_read = 0.0
+
+    async def directory(self) -> FleetDirectory:
+        """The fleet's directory, with bot ids learnt from Redis (re-read at most each second).
+
+        Reading on demand rather than on a timer means a message that arrives right after
+        the bots log in is already routed with their ids known.
+        """
+        if not self.config.learn_bot_ids or time.monotonic() - self._directory_read < 1.0:
+            return self._directory
+        raw: Any = await self.redis.hgetall(self.keys.bots)
+        ids = {k.decode(): int(v) for k, v in raw.items()}
+        self._directory = dataclasses.replace(
+            self.config.directory,
+            persona_user_ids={p: ids[p] for p in self.config.directory.personas if p in ids},
+            own_bot_ids=frozenset(ids.values()) | self.config.directory.own_bot_ids,
+        )
+        # Until every bot is known, look again on the next message.
+        if set(self._directory.persona_user_ids) == set(self.config.directory.personas):
+            self._directory_read = time.monotonic()
+        return self._directory
+
+    async def handle(self, entry_id: str, fields: dict[str, str]) -> None:
+        """Process one inbox entry (the StreamConsumer handler)."""
+        try:
+            message = decode_message(fields[FIELD])
+        except (KeyError, ValueError, TypeError) as error:
+            # A malformed entry can never succeed; acknowledge it rather than block the inbox.
+            ERRORS.labels(component="router").inc()
+            log.error("ERROR unreadable inbox entry %s dropped: %s", entry_id, error)
+            await self.redis.xack(self.keys.inbox, ROUTER_GROUP, entry_id)
+            return
+        if is_task_command(message.content) and await self.redis.exists(
+            self.keys.routed(message.message_id)
+        ):
+            # Only a task command has effects before the script (it sets the task), so only
+            # its redelivery is stopped here; for any other message the script's marker is
+            # the check, and a round trip per message is saved.
+            await self.redis.xack(self.keys.inbox, ROUTER_GROUP, entry_id)
+            return
+        jobs = await self.jobs_for(message)
+        first = await self._script(
+            keys=[
+                self.keys.routed(message.message_id),
+                self.keys.inbox,
+                self.keys.hot(message.channel_id),
+                self.keys.day(self.local_day(message.created_at)),
+                *[self.keys.queue(job.persona) for job in jobs],
+            ],
+            args=[
+                MARKER_TTL,
+                ROUTER_GROUP,
+                entry_id,
+                encode_message(message),
+                int((time.time() - HOT_WINDOW) * 1000),
+                HOT_WINDOW + 3600,
+                DAY_LOG_TTL,
+                len(jobs),
+                QUEUE_MAXLEN,
+                *[encode_job(job) for job in jobs],
+            ],
+        )
+        if first and not message.author_is_bot:
+            channel = self.config.directory.channel_names.get(message.channel_id, "other")
+            MESSAGES_RECEIVED.labels(channel=channel).inc()
+            log.info(
+                "message %s in %s routed to %s",
+                message.message_id,
+                channel,
+                ",".join(job.persona for job in jobs) or "nobody",
+            )
+
+    async def jobs_for(self, message: InboundMessage) -> list[PersonaJob]:
+        """The persona jobs that answer ``message`` (none for bots and ignored messages)."""
+        directory = await self.directory()
+        if message.author_is_bot or message.author_id in directory.own_bot_ids:
+            # Every post of ours comes back through the inbox: record it, nothing more.
+            return []
+        if is_task_command(message.content):
+            return await self.on_task_command(message)
+        channel = directory.channel_names.get(message.channel_id)
+        last = await self.redis.hget(self.keys.last_speakers, channel) if channel else None
+        decision = route(
+            message,
+            directory,
+            last.decode() if isinstance(last, bytes) else last,
+            self.rng,
+            self.config.max_replies,
+        )
+        return [
+            PersonaJob(
+                job_id=f"reply:{message.message_id}:{persona}",
+                kind=JobKind.REPLY,
+                persona=persona,
+                channel=channel or "other",
+                channel_id=message.channel_id,
+                enqueued_at=time.time(),
+                message=message,
+            )
+            for persona in decision.personas
+        ]
+
+    def local_day(self, unix_time: float) -> str:
+        """The fleet-local date (YYYY-MM-DD) of a Unix time: the day log it belongs to."""
+        return datetime.fromtimestamp(unix_time, self.config.zone).date().isoformat()

@@ -1,0 +1,71 @@
+"""The command line: ``agentfleet ROLE`` (and ``python main.py`` for the all-in-one role).
+
+Configuration is validated before anything starts; a problem ends the process with exit
+code 2 and one message listing every problem. SIGTERM and Ctrl+C stop taking new work,
+let in-flight replies finish, and exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+import uvloop
+
+from agentfleet_runtime.config import ConfigurationError, load_settings
+from agentfleet_runtime.contract import PERSONAS, Role
+from agentfleet_runtime.observability.logs import configure_logging
+
+log = logging.getLogger("agentfleet_runtime")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Read the role (all-in-one by default) and, for a persona worker, which persona."""
+    parser = argparse.ArgumentParser(prog="agentfleet", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "role", nargs="?", default=Role.ALL_IN_ONE.value, choices=[r.value for r in Role]
+    )
+    parser.add_argument("--persona", choices=PERSONAS, help="the persona of a persona worker")
+    args = parser.parse_args(argv)
+    if args.role == Role.PERSONA.value and args.persona is None:
+        parser.error("the persona role needs --persona spectra|lynq|paz")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one role until it is stopped; returns the process exit code."""
+    args = parse_args(argv)
+    role = Role(args.role)
+    try:
+        settings = load_settings(role, args.persona)
+    except ConfigurationError as error:
+        print(f"agentfleet: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FILE or None, settings.secret_values())
+    from agentfleet_runtime.app.roles import run_role  # after logging, so imports log through it
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_role(settings, role, args.persona, stop)
+
+    try:
+        uvloop.run(run())
+    except Exception:
+        log.exception("ERROR %s stopped by an unexpected error", role.value)
+        return 1
+    finally:
+        with contextlib.suppress(Exception):
+            logging.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

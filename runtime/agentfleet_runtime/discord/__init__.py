@@ -1,0 +1,30 @@
+"""The runtime's Discord adapters: thin conversions between discord.py and the brain.
+
+No routing or business decision lives here (that is ``agentfleet_runtime.brain``):
+:mod:`.connection` points discord.py at a local server, :mod:`.reception` turns gateway
+messages and ``/task`` into callbacks, :mod:`.poster` posts a persona's messages and
+:mod:`.supervisor` keeps the clients running.
+"""
+
+from .connection import DiscordEndpoints, apply_endpoints, configure_from_env, endpoints_from_env
+from .poster import PersonaPoster, PosterUnavailable, nonce_for, split_content
+from .reception import OnMessage, OnTaskCommand, ReceptionBot, to_inbound
+from .supervisor import ClientState, ClientSupervisor, SupervisorGroup
+
+__all__ = [
+    "ClientState",
+    "ClientSupervisor",
+    "DiscordEndpoints",
+    "OnMessage",
+    "OnTaskCommand",
+    "PersonaPoster",
+    "PosterUnavailable",
+    "ReceptionBot",
+    "SupervisorGroup",
+    "apply_endpoints",
+    "configure_from_env",
+    "endpoints_from_env",
+    "nonce_for",
+    "split_content",
+    "to_inbound",
+]

@@ -1,0 +1,186 @@
+"""The Reception bot: reads every message and receives the ``/task`` slash command.
+
+It decides nothing. Every message (humans', other bots', our own personas') becomes an
+:class:`InboundMessage` handed to ``on_message``; the brain filters and routes. ``/task``
+invocations are parsed by Discord into (action, channel, text) and handed to
+``on_task_command``, whose returned text is the invoking user's ephemeral reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import discord
+from discord import app_commands
+
+from agentfleet_runtime.brain.messages import InboundMessage
+from agentfleet_runtime.contract import CHANNELS
+
+log = logging.getLogger(__name__)
+
+OnMessage = Callable[[InboundMessage], Awaitable[None]]
+#: ``(action, channel, text, user display name) -> reply text``.
+OnTaskCommand = Callable[[str, str, str, str], Awaitable[str]]
+
+#: Discord invalidates an unanswered interaction after 3 s; defer well before that.
+DEFAULT_DEFER_AFTER: Final = 2.0
+TASK_ACTIONS: Final = ("commit", "change")
+_MAX_REPLY: Final = 2000
+_CHANNEL_CHOICES: Final = [app_commands.Choice(name=name, value=name) for name in CHANNELS]
+_FAILED_REPLY: Final = "⚠️ タスクコマンドを処理できなかった。少し待ってもう一度試してみて。"
+
+
+def reply_to_author_id(message: discord.Message) -> int | None:
+    """Author of the message ``message`` replies to, when Discord resolved it."""
+    reference = message.reference
+    if reference is None:
+        return None
+    resolved = reference.resolved
+    if isinstance(resolved, discord.Message):
+        return resolved.author.id
+    cached = reference.cached_message
+    return cached.author.id if cached is not None else None
+
+
+def to_inbound(message: discord.Message) -> InboundMessage:
+    """Convert a discord.py message into the brain's :class:`InboundMessage`."""
+    reference = message.reference
+    return InboundMessage(
+        message_id=message.id,
+        channel_id=message.channel.id,
+        author_id=message.author.id,
+        author_name=message.author.display_name,
+        author_is_bot=message.author.bot,
+        content=message.content,
+        created_at=message.created_at.timestamp(),
+        mentioned_user_ids=tuple(user.id for user in message.mentions),
+        reply_to_message_id=reference.message_id if reference is not None else None,
+        reply_to_author_id=reply_to_author_id(message),
+        guild_id=message.guild.id if message.guild is not None else None,
+    )
+
+
+def reception_intents() -> discord.Intents:
+    """Default intents plus the privileged message-content intent (Reception only)."""
+    intents = discord.Intents.default()
+    intents.message_content = True
+    return intents
+
+
+class ReceptionBot(discord.Client):
+    """discord.Client that forwards every message and the ``/task`` command.
+
+    ``guild_id`` is the guild ``/task`` is registered in (at login, over REST); without it
+    the command is registered in every guild the bot is in once the gateway is READY.
+    Extra keyword ``options`` go to :class:`discord.Client` (e.g. ``guild_ready_timeout``).
+    """
+
+    def __init__(
+        self,
+        *,
+        on_message: OnMessage,
+        on_task_command: OnTaskCommand | None = None,
+        guild_id: int | None = None,
+        defer_after: float = DEFAULT_DEFER_AFTER,
+        **options: Any,
+    ) -> None:
+        super().__init__(intents=reception_intents(), **options)
+        self._on_message = on_message
+        self._on_task_command = on_task_command
+        self.guild_id = guild_id
+        self.defer_after = defer_after
+        self.tree = app_commands.CommandTree(self)
+        self._synced_guilds: set[int] = set()
+        if on_task_command is not None:
+            self.tree.add_command(self._task_group())
+
+    # -- messages ----------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Hand every message to the callback; its errors are logged, never fatal."""
+        try:
+            await self._on_message(to_inbound(message))
+        except Exception:
+            # One bad message must not stop the gateway reader.
+            log.exception("ERROR handling Discord message %s", message.id)
+
+    # -- /task ---------------------------------------------------------------------------
+
+    def _task_group(self) -> app_commands.Group:
+        group = app_commands.Group(name="task", description="チャンネルのタスクを設定する")
+
+        @group.command(name="commit", description="チャンネルに新しいタスクを設定する")
+        @app_commands.describe(channel="対象チャンネル", text="タスクの内容")
+        @app_commands.choices(channel=_CHANNEL_CHOICES)
+        async def commit(
+            interaction: discord.Interaction, channel: app_commands.Choice[str], text: str
+        ) -> None:
+            await self._handle_task(interaction, "commit", channel.value, text)
+
+        @group.command(name="change", description="チャンネルのタスクを変更する")
+        @app_commands.describe(channel="対象チャンネル", text="タスクの内容")
+        @app_commands.choices(channel=_CHANNEL_CHOICES)
+        async def change(
+            interaction: discord.Interaction, channel: app_commands.Choice[str], text: str
+        ) -> None:
+            await self._handle_task(interaction, "change", channel.value, text)
+
+        return group
+
+    async def _handle_task(
+        self, interaction: discord.Interaction, action: str, channel: str, text: str
+    ) -> None:
+        """Answer within Discord's 3 s: directly if the callback is quick, else defer."""
+        assert self._on_task_command is not None
+        user = interaction.user.display_name
+        call = asyncio.ensure_future(self._on_task_command(action, channel, text, user))
+        done, _ = await asyncio.wait({call}, timeout=self.defer_after)
+        if call in done:
+            await interaction.response.send_message(_reply_text(call), ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await asyncio.wait({call})
+        await interaction.edit_original_response(content=_reply_text(call))
+
+    # -- command registration ----------------------------------------------------------
+
+    async def setup_hook(self) -> None:
+        """Register ``/task`` in the configured guild as soon as REST is logged in."""
+        if self._on_task_command is not None and self.guild_id is not None:
+            await self._sync_guild(self.guild_id)
+
+    async def on_ready(self) -> None:
+        """Register ``/task`` where it is not yet: every guild joined, or the configured one."""
+        if self._on_task_command is None:
+            return
+        wanted = [self.guild_id] if self.guild_id is not None else [g.id for g in self.guilds]
+        for guild_id in wanted:
+            if guild_id not in self._synced_guilds:
+                await self._sync_guild(guild_id)
+
+    async def _sync_guild(self, guild_id: int) -> None:
+        # Guild commands appear at once (global ones can take an hour on Discord).
+        guild = discord.Object(id=guild_id)
+        self.tree.copy_global_to(guild=guild)
+        try:
+            commands = await self.tree.sync(guild=guild)
+        except discord.HTTPException as exc:
+            # Reading messages matters more than the slash form of /task (the typed form
+            # still works): log and carry on; the next READY retries.
+            log.error("ERROR registering /task in guild %s: %s", guild_id, exc)
+            return
+        self._synced_guilds.add(guild_id)
+        log.info("registered %s in guild %s", ", ".join(f"/{c.name}" for c in commands), guild_id)
+
+
+def _reply_text(call: asyncio.Future[str]) -> str:
+    """The callback's reply, or an apology if it failed (logged as ERROR)."""
+    exc = call.exception()
+    if exc is not None:
+        log.error("ERROR in /task handler", exc_info=exc)
+        return _FAILED_REPLY
+    reply = call.result().strip() or "OK"
+    return reply if len(reply) <= _MAX_REPLY else reply[: _MAX_REPLY - 1] + "…"

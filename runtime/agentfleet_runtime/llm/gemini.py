@@ -1,0 +1,556 @@
+"""The fleet's only door to Gemini: generation and embeddings through google-genai's async client.
+
+Everything that talks to the model goes through :class:`GeminiClient` so that retries, rate
+limiting, metrics, the guide's ``API usage`` log line and secret hygiene are done once:
+
+* **Retries are ours.** The SDK's own retry (``HttpRetryOptions``) is switched off with
+  ``attempts=1`` so that exactly one loop decides: 429, 5xx, timeouts, connection errors and
+  malformed bodies are retried up to ``max_attempts`` requests in total, waiting what the
+  server asks for in its ``google.rpc.RetryInfo`` detail, else an exponential backoff with
+  jitter. Other 4xx (bad key, bad request) are not retried: a retry cannot fix them.
+* **Rate limiting is shared.** Free-tier quotas are per project, so an optional
+  :class:`RateLimiter` (a Redis one shared by every pod lives elsewhere) is awaited before
+  every request, retries included: each one counts against the quota.
+* **The API key never leaks.** It is kept as a ``SecretStr``; the exceptions this module
+  raises carry only a redacted summary and are raised ``from None``, so the SDK's exception
+  (which embeds the server's response) never reaches a log through a traceback either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import random
+import re
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal, NamedTuple, Protocol, TypeVar
+
+import aiohttp
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from agentfleet_runtime.observability.metrics import (
+    API_USAGE_TOKENS,
+    ERRORS,
+    GEMINI_CALLS,
+    GEMINI_LATENCY,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Google rejects batchEmbedContents with more requests than this, so larger inputs are split.
+EMBED_BATCH_LIMIT: Final = 100
+#: Task types of ``embed`` (the Gemini API's ``TaskType``).
+EMBED_TASK_TYPES: Final = frozenset(
+    {
+        "TASK_TYPE_UNSPECIFIED",
+        "RETRIEVAL_QUERY",
+        "RETRIEVAL_DOCUMENT",
+        "SEMANTIC_SIMILARITY",
+        "CLASSIFICATION",
+        "CLUSTERING",
+        "QUESTION_ANSWERING",
+        "FACT_VERIFICATION",
+        "CODE_RETRIEVAL_QUERY",
+    }
+)
+_REDACTED: Final = "[REDACTED]"
+
+
+class GeminiSettings(BaseModel):
+    """How to reach Gemini; built from the GEMINI_* environment variables by the caller.
+
+    ``api_key`` is a ``SecretStr``: its ``repr``/``str`` print asterisks, so logging the
+    settings object is safe.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    api_key: SecretStr
+    base_url: str | None = None
+    """``None`` for Google's endpoint; the sandbox's server URL otherwise."""
+    model: str = "gemini-3.8-flash"
+    embedding_model: str = "gemini-embedding-001"
+    embedding_dimensions: int = Field(default=768, ge=1, le=3072)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    """Per request, not per call: a call may make up to ``max_attempts`` requests."""
+    max_attempts: int = Field(default=4, ge=1)
+    """Requests per call, the first one included."""
+    backoff_base_seconds: float = Field(default=1.0, ge=0)
+    """First backoff when the server gives no RetryInfo; doubles per attempt, with jitter."""
+    backoff_max_seconds: float = Field(default=30.0, ge=0)
+    max_retry_delay_seconds: float = Field(default=60.0, ge=0)
+    """When a 429 asks us to wait longer than this, give up at once instead of sleeping."""
+
+
+class RateLimiter(Protocol):
+    """Waits until one more Gemini request is allowed (shared by every process)."""
+
+    async def acquire(self) -> None:
+        """Return when the caller may send one request."""
+        ...
+
+
+class Turn(NamedTuple):
+    """One message of a conversation, oldest first; ``model`` is the persona's own."""
+
+    role: Literal["user", "model"]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """A successful generation."""
+
+    text: str
+    prompt_tokens: int
+    output_tokens: int
+    """Billed output tokens: the answer plus any thinking tokens."""
+    model: str
+    """The model that answered (its version when the server reports one)."""
+    parsed: BaseModel | None = None
+    """The answer validated into the pydantic model given as ``response_schema``."""
+
+
+class LLMError(Exception):
+    """Base of this module's errors; the message never contains the API key."""
+
+    def __init__(self, message: str, *, attempts: int, status: str | None) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        """Requests made before giving up."""
+        self.status = status
+        """Last failure: an HTTP code ("429", "500"...), "timeout", "connection",
+        "malformed" or "empty"."""
+
+
+class LLMUnavailable(LLMError):
+    """Gemini could not produce an answer within ``max_attempts`` requests."""
+
+
+class LLMRequestRejected(LLMUnavailable):
+    """Gemini refused the request itself (4xx other than 429: bad key, bad request).
+
+    A subclass of :class:`LLMUnavailable` because, to a caller, both mean "no answer";
+    it is not retried since sending the same request again cannot succeed.
+    """
+
+
+class LLMEmptyResponse(LLMError):
+    """Gemini answered without text (safety block, or an empty candidate) twice in a row."""
+
+
+class _Malformed(Exception):
+    """A 200 response that does not have the shape we need."""
+
+
+class _Empty(Exception):
+    """A well-formed response without any text."""
+
+
+_RETRY_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+
+
+def parse_retry_delay(details: Any) -> float | None:
+    """Seconds from the ``google.rpc.RetryInfo`` detail of a Google error body, if any.
+
+    ``details`` is the SDK's ``APIError.details``: the whole JSON error body, whose
+    ``error.details`` list may hold ``{"@type": ".../google.rpc.RetryInfo",
+    "retryDelay": "17s"}`` (a protobuf Duration in its JSON form).
+    """
+    if isinstance(details, list) and len(details) == 1:
+        details = details[0]
+    if not isinstance(details, dict):
+        return None
+    error = details.get("error", details)
+    items = error.get("details") if isinstance(error, dict) else None
+    if not isinstance(items, list):
+        return None
+    for item in items:
+        if isinstance(item, dict) and str(item.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            match = _RETRY_DELAY.match(str(item.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+class _Failure(NamedTuple):
+    status: str
+    reason: str
+    retryable: bool
+    retry_after: float | None = None
+
+
+def http_session() -> aiohttp.ClientSession:
+    """The aiohttp session the SDK sends through (call inside the event loop).
+
+    The SDK's own session trusts the environment, which costs two thread hops per request
+    (a ``~/.netrc`` lookup and a proxy lookup): 0.6 ms of CPU each time, measured. An API
+    key needs no netrc, so the environment is trusted only where a proxy is configured.
+    """
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0),
+        trust_env=bool(urllib.request.getproxies_environment()),
+        # The SDK's own buffer size: streamed responses can carry long lines.
+        read_bufsize=2**22,
+    )
+
+
+class GeminiClient:
+    """Async Gemini client: ``generate`` and ``embed`` with retries, limits and metrics.
+
+    Build it with ``await GeminiClient.create(...)`` inside the event loop, once per process,
+    and share it; call :meth:`close` (or use ``async with``) on shutdown. The constructor
+    makes no network call but loads TLS certificates (~0.1 s of blocking disk I/O), which
+    ``create`` does in a worker thread; it also gives the SDK the session of
+    :func:`http_session`. Constructed directly (``session`` None), the SDK's own session is
+    used.
+    """
+
+    def __init__(
+        self,
+        settings: GeminiSettings,
+        rate_limiter: RateLimiter | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.settings = settings
+        self._limiter = rate_limiter
+        self._secret = settings.api_key.get_secret_value()
+        self._session = session
+        http_options = types.HttpOptions(
+            base_url=settings.base_url,
+            api_version="v1beta",
+            timeout=max(1, int(settings.timeout_seconds * 1000)),
+            # One attempt per SDK call: our loop owns retries (see the module docstring).
+            # Setting it also stops the SDK's hidden 1-10 s retry on connection errors.
+            retry_options=types.HttpRetryOptions(attempts=1),
+            aiohttp_client=session,
+        )
+        self._client = genai.Client(api_key=self._secret, http_options=http_options)
+        # The SDK enforces the timeout on the HTTP exchange; this guard also bounds anything
+        # around it (connection pool waits, body parsing) so a call can never hang.
+        self._guard_seconds = settings.timeout_seconds + 1.0
+
+    @classmethod
+    async def create(
+        cls, settings: GeminiSettings, rate_limiter: RateLimiter | None = None
+    ) -> GeminiClient:
+        """Build a client in a worker thread, keeping the event loop responsive."""
+        return await asyncio.to_thread(cls, settings, rate_limiter, http_session())
+
+    async def __aenter__(self) -> GeminiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Release the HTTP sessions; the client cannot be used afterwards."""
+        await self._client.aio.aclose()
+        if self._session is not None:
+            # The SDK closes only the sessions it made itself.
+            await self._session.close()
+
+    # -- public calls --------------------------------------------------------------------
+
+    async def generate(
+        self,
+        system_prompt: str,
+        turns: Sequence[Turn],
+        *,
+        response_schema: dict[str, Any] | type[BaseModel] | None = None,
+        temperature: float | None = None,
+    ) -> Generation:
+        """Generate the model's next turn.
+
+        ``response_schema`` asks for JSON, sent as ``responseJsonSchema``: a pydantic model
+        class (its JSON Schema; the answer is validated into ``Generation.parsed``) or a
+        JSON Schema dict (the answer must be valid JSON). An answer that does not validate
+        counts as malformed and is retried.
+
+        Raises :class:`LLMUnavailable` (or its :class:`LLMRequestRejected`) and
+        :class:`LLMEmptyResponse`.
+        """
+        if not turns:
+            raise ValueError("generate needs at least one turn")
+        model = self.settings.model
+        # Plain dicts (the SDK's TypedDicts) rather than its pydantic types: the SDK turns
+        # either into the same request, and dicts save it ~12% of its CPU per call.
+        contents: list[types.ContentDict] = [
+            {"role": t.role, "parts": [{"text": t.text}]} for t in turns
+        ]
+        config: types.GenerateContentConfigDict = {
+            # No tools are ever passed; disabling the SDK's function-calling loop takes the
+            # direct path and drops its "AFC is enabled" INFO line from every call.
+            "automatic_function_calling": {"disable": True},
+        }
+        if system_prompt:
+            config["system_instruction"] = system_prompt
+        if temperature is not None:
+            config["temperature"] = temperature
+        if response_schema is not None:
+            config["response_mime_type"] = "application/json"
+            # JSON Schema for both forms: the SDK's own conversion of a pydantic model (its
+            # ``response_schema``) rejects common shapes such as ``dict[str, int]`` fields
+            # for the Gemini API, while ``responseJsonSchema`` takes pydantic's schema as is.
+            config["response_json_schema"] = (
+                response_schema
+                if isinstance(response_schema, dict)
+                else response_schema.model_json_schema()
+            )
+
+        async def send() -> types.GenerateContentResponse:
+            return await self._client.aio.models.generate_content(
+                model=model, contents=contents, config=config
+            )
+
+        def check(response: types.GenerateContentResponse) -> Generation:
+            return self._generation(response, model, response_schema)
+
+        started = time.monotonic()
+        generation, attempts = await self._call("generate", model, send, check)
+        elapsed = time.monotonic() - started
+        API_USAGE_TOKENS.labels(model=model, direction="prompt").inc(generation.prompt_tokens)
+        API_USAGE_TOKENS.labels(model=model, direction="output").inc(generation.output_tokens)
+        log.info(
+            "API usage: kind=generate model=%s prompt_tokens=%d output_tokens=%d "
+            "total_tokens=%d attempts=%d latency_ms=%d",
+            model,
+            generation.prompt_tokens,
+            generation.output_tokens,
+            generation.prompt_tokens + generation.output_tokens,
+            attempts,
+            elapsed * 1000,
+        )
+        return generation
+
+    async def embed(
+        self, texts: Sequence[str], *, task_type: str = "RETRIEVAL_DOCUMENT"
+    ) -> list[list[float]]:
+        """Embed ``texts`` into unit vectors of ``settings.embedding_dimensions`` values.
+
+        One ``batchEmbedContents`` request per 100 texts (Google's per-batch limit), so a
+        normal day's memories take one call. Vectors are L2-normalised here because Google
+        only normalises the full 3072-dimension output, and the memory store compares by
+        cosine / inner product.
+        """
+        if task_type not in EMBED_TASK_TYPES:
+            raise ValueError(f"unknown task_type {task_type!r}")
+        if not texts:
+            return []
+        model = self.settings.embedding_model
+        dims = self.settings.embedding_dimensions
+        config = types.EmbedContentConfig(task_type=task_type, output_dimensionality=dims)
+        vectors: list[list[float]] = []
+        started = time.monotonic()
+        attempts_total = 0
+        for start in range(0, len(texts), EMBED_BATCH_LIMIT):
+            chunk = list(texts[start : start + EMBED_BATCH_LIMIT])
+
+            async def send(chunk: list[str] = chunk) -> types.EmbedContentResponse:
+                return await self._client.aio.models.embed_content(
+                    model=model, contents=chunk, config=config
+                )
+
+            def check(
+                response: types.EmbedContentResponse, expected: int = len(chunk)
+            ) -> list[list[float]]:
+                return _embedding_values(response, expected, dims)
+
+            batch, attempts = await self._call("embed", model, send, check)
+            vectors.extend(batch)
+            attempts_total += attempts
+        log.info(
+            "API usage: kind=embed model=%s texts=%d dimensions=%d attempts=%d latency_ms=%d",
+            model,
+            len(texts),
+            dims,
+            attempts_total,
+            (time.monotonic() - started) * 1000,
+        )
+        return vectors
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _redact(self, text: str) -> str:
+        # Server messages are echoed into ours; a misbehaving proxy could echo the key.
+        return text.replace(self._secret, _REDACTED) if self._secret else text
+
+    @staticmethod
+    def _generation(
+        response: types.GenerateContentResponse,
+        model: str,
+        schema: dict[str, Any] | type[BaseModel] | None,
+    ) -> Generation:
+        text = response.text
+        if not text:
+            reason = "no candidates"
+            if response.prompt_feedback and response.prompt_feedback.block_reason:
+                reason = f"prompt blocked ({response.prompt_feedback.block_reason.value})"
+            elif response.candidates and response.candidates[0].finish_reason:
+                reason = f"finish reason {response.candidates[0].finish_reason.value}"
+            raise _Empty(reason)
+        parsed: BaseModel | None = None
+        if isinstance(schema, type):
+            try:
+                parsed = schema.model_validate_json(text)
+            except ValidationError as exc:
+                raise _Malformed(
+                    f"answer does not match {schema.__name__}: {exc.error_count()} errors"
+                ) from None
+        elif schema is not None:
+            try:
+                json.loads(text)
+            except ValueError:
+                raise _Malformed("answer is not JSON") from None
+        usage = response.usage_metadata
+        prompt_tokens = (usage.prompt_token_count or 0) if usage else 0
+        output_tokens = (
+            ((usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0))
+            if usage
+            else 0
+        )
+        return Generation(
+            text=text,
+            prompt_tokens=prompt_tokens,
+            output_tokens=output_tokens,
+            model=response.model_version or model,
+            parsed=parsed,
+        )
+
+    def _classify(self, exc: BaseException) -> _Failure | None:
+        """What a failed attempt means; ``None`` for exceptions that are bugs, not outages."""
+        if isinstance(exc, genai_errors.APIError):
+            code = int(exc.code or 0)
+            reason = self._redact(f"HTTP {code} {exc.status or ''}: {exc.message or ''}".strip())
+            # 408 is a timeout at Google's front end; the rest of 4xx are our own fault.
+            retryable = code in (408, 429) or code >= 500
+            return _Failure(str(code), reason, retryable, parse_retry_delay(exc.details))
+        if isinstance(exc, TimeoutError):  # before OSError: TimeoutError is one
+            return _Failure("timeout", f"no answer within {self.settings.timeout_seconds}s", True)
+        if isinstance(exc, (aiohttp.ClientError, OSError)):
+            return _Failure("connection", self._redact(f"{type(exc).__name__}: {exc}"), True)
+        if isinstance(
+            exc,
+            (
+                json.JSONDecodeError,
+                ValidationError,
+                genai_errors.UnknownApiResponseError,
+                _Malformed,
+            ),
+        ):
+            # What the SDK raises on a truncated body or one of an unexpected shape. Other
+            # ValueErrors are our own mistakes (bad arguments) and must not be retried.
+            return _Failure("malformed", self._redact(f"malformed response: {exc}"), True)
+        return None
+
+    def _backoff(self, attempt: int) -> float:
+        base = self.settings.backoff_base_seconds * (2.0 ** (attempt - 1))
+        capped = min(self.settings.backoff_max_seconds, base)
+        # Jitter spreads the retries of the pods that all hit the same outage.
+        return capped * random.uniform(0.5, 1.0)
+
+    async def _call(
+        self,
+        kind: str,
+        model: str,
+        send: Callable[[], Awaitable[T]],
+        check: Callable[[T], R],
+    ) -> tuple[R, int]:
+        """Run ``send`` then ``check`` with retries; return the result and requests made."""
+        max_attempts = self.settings.max_attempts
+        started = time.monotonic()
+        empties = 0
+        failure: _Failure | None = None
+        attempt = 0
+        try:
+            while attempt < max_attempts:
+                attempt += 1
+                if self._limiter is not None:
+                    await self._limiter.acquire()
+                try:
+                    async with asyncio.timeout(self._guard_seconds):
+                        raw = await send()
+                    result = check(raw)
+                except _Empty as exc:
+                    empties += 1
+                    failure = _Failure("empty", f"empty answer: {exc}", empties < 2)
+                except Exception as exc:
+                    classified = self._classify(exc)
+                    if classified is None:
+                        raise
+                    failure = classified
+                else:
+                    GEMINI_CALLS.labels(model=model, kind=kind, status="ok").inc()
+                    return result, attempt
+                GEMINI_CALLS.labels(model=model, kind=kind, status=failure.status).inc()
+                if not failure.retryable or attempt >= max_attempts:
+                    break
+                delay = (
+                    failure.retry_after
+                    if failure.retry_after is not None
+                    else self._backoff(attempt)
+                )
+                if delay > self.settings.max_retry_delay_seconds:
+                    log.warning(
+                        "Gemini %s %s failed (%s); server asks to wait %.1fs, more than "
+                        "the %.1fs allowed: giving up",
+                        kind,
+                        model,
+                        failure.reason,
+                        delay,
+                        self.settings.max_retry_delay_seconds,
+                    )
+                    break
+                log.warning(
+                    "Gemini %s %s attempt %d/%d failed (%s); retrying in %.2fs",
+                    kind,
+                    model,
+                    attempt,
+                    max_attempts,
+                    failure.reason,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+        finally:
+            GEMINI_LATENCY.labels(model=model, kind=kind).observe(time.monotonic() - started)
+        assert failure is not None  # the loop ran at least once and did not return
+        ERRORS.labels(component="gemini").inc()
+        message = self._redact(
+            f"Gemini {kind} with {model} failed after {attempt} request(s): {failure.reason}"
+        )
+        log.error("%s", message)
+        if failure.status == "empty":
+            raise LLMEmptyResponse(message, attempts=attempt, status=failure.status) from None
+        if not failure.retryable:
+            raise LLMRequestRejected(message, attempts=attempt, status=failure.status) from None
+        raise LLMUnavailable(message, attempts=attempt, status=failure.status) from None
+
+
+def _embedding_values(
+    response: types.EmbedContentResponse, expected: int, dims: int
+) -> list[list[float]]:
+    """The vectors of a batch response, checked and L2-normalised."""
+    embeddings = response.embeddings or []
+    if len(embeddings) != expected:
+        raise _Malformed(f"{len(embeddings)} embeddings for {expected} texts")
+    vectors: list[list[float]] = []
+    for embedding in embeddings:
+        values = embedding.values or []
+        if len(values) != dims:
+            raise _Malformed(f"embedding has {len(values)} values, expected {dims}")
+        norm = math.sqrt(sum(v * v for v in values))
+        if not math.isfinite(norm) or norm == 0.0:
+            raise _Malformed("embedding is zero or not finite")
+        vectors.append([v / norm for v in values])
+    return vectors

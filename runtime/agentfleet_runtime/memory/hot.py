@@ -1,0 +1,33 @@
+"""Hot memory: each channel's last 24 hours, and the day log the 06:00 pipeline reads.
+
+Both are written by the router's script (see agentfleet_runtime.bus.routing), so every message the
+fleet saw — humans' and the agents' own — is recorded exactly once. This module only reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from agentfleet_runtime.brain.messages import InboundMessage
+from agentfleet_runtime.bus.codec import FIELD, decode_message
+from agentfleet_runtime.bus.keys import FleetKeys
+
+
+class HotMemory:
+    """Reads recent channel history and whole days of messages from Redis."""
+
+    def __init__(self, redis: aioredis.Redis, keys: FleetKeys) -> None:
+        self.redis = redis
+        self.keys = keys
+
+    async def recent(self, channel_id: int, limit: int = 20) -> list[InboundMessage]:
+        """The channel's last ``limit`` messages of the past 24 hours, oldest first."""
+        entries: Any = await self.redis.xrevrange(self.keys.hot(channel_id), count=limit)
+        return [decode_message(fields[FIELD.encode()]) for _id, fields in reversed(entries)]
+
+    async def day(self, day: str) -> list[InboundMessage]:
+        """Every message of one fleet-local date (YYYY-MM-DD), in order."""
+        entries: Any = await self.redis.xrange(self.keys.day(day))
+        return [decode_message(fields[FIELD.encode()]) for _id, fields in entries]

@@ -1,0 +1,82 @@
+"""Small pieces of fleet state kept in Redis so they survive restarts.
+
+Tasks steer what the fleet talks about; last speakers feed the anti-repeat rule; event
+markers make each daily event run once per date even across restarts; each persona's recent
+autonomous utterances are kept to stop it repeating itself.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from agentfleet_runtime.brain.events import DueEvent
+from agentfleet_runtime.brain.speech import ActiveTask
+from agentfleet_runtime.brain.tasks import TaskCommand
+from agentfleet_runtime.bus.keys import FleetKeys
+
+EVENT_MARKER_TTL = 3 * 24 * 3600
+RECENT_UTTERANCES = 20
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class FleetState:
+    """Tasks, last speakers, event markers and recent utterances of one fleet."""
+
+    def __init__(self, redis: aioredis.Redis, keys: FleetKeys) -> None:
+        self.redis = redis
+        self.keys = keys
+
+    async def set_task(self, command: TaskCommand, by: str) -> ActiveTask:
+        """Store ``command``'s task as its channel's current task."""
+        task = ActiveTask(command.channel, command.text, time.time())
+        record = {"text": task.text, "updated_at": task.updated_at, "by": by}
+        await self.redis.hset(self.keys.tasks, command.channel, json.dumps(record))
+        return task
+
+    async def tasks(self) -> list[ActiveTask]:
+        """Every channel's current task."""
+        raw: Any = await self.redis.hgetall(self.keys.tasks)
+        tasks = []
+        for channel, value in raw.items():
+            record = json.loads(value)
+            tasks.append(ActiveTask(_text(channel), record["text"], record["updated_at"]))
+        return sorted(tasks, key=lambda t: t.updated_at)
+
+    async def last_speakers(self) -> dict[str, str]:
+        """Channel name → the persona that spoke last there."""
+        raw: Any = await self.redis.hgetall(self.keys.last_speakers)
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    async def claim_event(self, due: DueEvent) -> bool:
+        """Mark ``due`` as run; False when it already ran (here or in another process)."""
+        claimed = await self.redis.set(
+            self.keys.event(due.marker), "1", nx=True, ex=EVENT_MARKER_TTL
+        )
+        return bool(claimed)
+
+    async def events_run(self, markers: list[str]) -> set[str]:
+        """Which of ``markers`` have already run."""
+        if not markers:
+            return set()
+        values = await self.redis.mget([self.keys.event(m) for m in markers])
+        return {m for m, v in zip(markers, values, strict=True) if v is not None}
+
+    async def recent_utterances(self, persona: str) -> list[str]:
+        """The persona's last autonomous utterances, newest first."""
+        raw: Any = await self.redis.lrange(self.keys.said(persona), 0, RECENT_UTTERANCES - 1)
+        return [_text(v) for v in raw]
+
+    async def remember_utterance(self, persona: str, text: str) -> None:
+        """Keep ``text`` among the persona's recent utterances."""
+        key = self.keys.said(persona)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(key, text)
+            pipe.ltrim(key, 0, RECENT_UTTERANCES - 1)
+            await pipe.execute()

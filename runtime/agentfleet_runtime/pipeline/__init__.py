@@ -1,0 +1,35 @@
+"""The 06:00 pipeline: long-term memory (長期記憶) and the Daily Report, once per date.
+
+Entry points: :func:`run_pipeline` (``agentfleet pipeline``, the CronJob; opens and closes
+its own clients), :func:`run_migrate` (``agentfleet migrate``), :func:`run_in_process`
+(the all-in-one process at 06:00, reusing its Redis and Gemini clients) and
+:func:`run_day` (open clients, any date; what the others call).
+"""
+
+from agentfleet_runtime.pipeline.run import (
+    PipelineConfig,
+    PipelineDeps,
+    PipelineError,
+    PipelineResult,
+    gemini_settings,
+    pipeline_config,
+    previous_day,
+    run_day,
+    run_in_process,
+    run_migrate,
+    run_pipeline,
+)
+
+__all__ = [
+    "PipelineConfig",
+    "PipelineDeps",
+    "PipelineError",
+    "PipelineResult",
+    "gemini_settings",
+    "pipeline_config",
+    "previous_day",
+    "run_day",
+    "run_in_process",
+    "run_migrate",
+    "run_pipeline",
+]

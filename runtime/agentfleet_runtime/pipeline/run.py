@@ -1,0 +1,596 @@
+"""The 06:00 pipeline (長期記憶 + Daily Report) for one logical date, end to end.
+
+Steps for date D (the previous fleet-local day when run at 06:00):
+
+0. Take D's advisory lock in PostgreSQL and look for D's completion record: the CronJob
+   controller may start two runs or a retried one, and a completed date costs no LLM call.
+1. Read D's messages from the Redis day log (written by the router), keep humans' and
+   personas' messages; **one** structured-output call extracts memories (a day over
+   :data:`~runtime.pipeline.extract.MAX_TRANSCRIPT_CHARS` is split into a few calls).
+2. Drop near-duplicates with :func:`agentfleet_runtime.dedup.dedupe`, against each other and against
+   the memories already stored for D.
+3. **One** call computes the progress differential against the latest earlier progress.
+4. **One** batch embedding call (one request per 100 memories: Google's batch limit).
+5. Commit memories, progress and D's completion in one transaction (nothing partial
+   survives a failure, so a failed run is simply run again).
+6. Build the template report (:func:`agentfleet_runtime.brain.report.daily_report`, no LLM) and
+   put it on SPECTRA's queue as an ANNOUNCE job ``report:{fleet}:{D}`` — atomically with a Redis
+   run-once marker, and recorded in PostgreSQL, so it is queued once; the worker's own
+   ``done`` marker on the job id guards the post itself.
+
+An empty day makes no LLM call and still posts a short report (昨日は会話がなかった).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import redis.asyncio as aioredis
+
+from agentfleet_runtime.brain.messages import JobKind, PersonaJob
+from agentfleet_runtime.brain.report import (
+    DailyReportData,
+    ReportMemory,
+    ReportProgress,
+    daily_report,
+)
+from agentfleet_runtime.bus.codec import FIELD, encode_job
+from agentfleet_runtime.bus.keys import FleetKeys
+from agentfleet_runtime.bus.queues import QUEUE_MAXLEN
+from agentfleet_runtime.config import Settings
+from agentfleet_runtime.contract import PERSONAS
+from agentfleet_runtime.dedup import dedupe
+from agentfleet_runtime.llm.gemini import GeminiClient, GeminiSettings, Turn
+from agentfleet_runtime.llm.rate_limit import RedisRateLimiter
+from agentfleet_runtime.memory.hot import HotMemory
+from agentfleet_runtime.memory.long_term import (
+    SCHEMA_VERSION,
+    LongTermStore,
+    MemoryType,
+    NewMemory,
+    StoredMemory,
+    migrate,
+)
+from agentfleet_runtime.memory.state import FleetState
+from agentfleet_runtime.observability.metrics import ERRORS
+from agentfleet_runtime.pipeline.extract import (
+    MAX_MEMORIES_PER_CALL,
+    MAX_TRANSCRIPT_CHARS,
+    Extraction,
+    ProgressDiff,
+    SourceIndex,
+    chunk_lines,
+    clean_content,
+    clean_entities,
+    extraction_prompt,
+    progress_input,
+    progress_prompt,
+    select_messages,
+    transcript_lines,
+)
+
+log = logging.getLogger(__name__)
+
+REPORT_PERSONA: Final = "spectra"
+REPORT_CHANNEL: Final = "command_center"
+REPORT_MARKER_TTL: Final = 7 * 24 * 3600
+#: Memories given to the progress call (the most important first).
+MAX_PROGRESS_MEMORIES: Final = 100
+
+_QUEUE_ONCE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', ARGV[3], ARGV[4])
+  return 1
+end
+return 0
+"""
+
+
+class PipelineError(RuntimeError):
+    """The pipeline failed for a date; nothing of that date was stored, so re-run it."""
+
+    def __init__(self, day: date, step: str, reason: str) -> None:
+        super().__init__(f"長期記憶 failed for {day.isoformat()} at step '{step}': {reason}")
+        self.day = day
+        self.step = step
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    """What the pipeline needs to know about the fleet (from Settings, or a test)."""
+
+    fleet: str
+    channel_ids: Mapping[str, int]
+    """Channel name → Discord id; the report goes to ``command_center``."""
+    zone: ZoneInfo
+    personas: tuple[str, ...] = PERSONAS
+    max_transcript_chars: int = MAX_TRANSCRIPT_CHARS
+    max_memories_per_call: int = MAX_MEMORIES_PER_CALL
+
+
+@dataclass
+class PipelineDeps:
+    """Open clients the pipeline runs with; the caller owns (and closes) them."""
+
+    redis: aioredis.Redis
+    store: LongTermStore
+    gemini: GeminiClient
+    config: PipelineConfig
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @property
+    def keys(self) -> FleetKeys:
+        """The fleet's Redis key names."""
+        return FleetKeys(self.config.fleet)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineResult:
+    """What one run did, for the caller's log line, metrics and tests."""
+
+    day: date
+    status: str
+    """``completed``; ``already_done`` (nothing to do); ``report_only`` (stored earlier,
+    the report was still missing); ``locked`` (another run of the date is in progress)."""
+    messages: int = 0
+    """Messages of the day that counted (humans and personas)."""
+    memories_extracted: int = 0
+    duplicates_dropped: int = 0
+    memories_stored: int = 0
+    """New rows in unified_memories."""
+    llm_calls: int = 0
+    """Calls to Gemini (generate + embed batches; retries inside a call not counted)."""
+    report_queued: bool = False
+    report: str | None = None
+    duration_s: float = 0.0
+    report_delay_s: float | None = None
+    """Seconds from the memories' commit to the report being queued."""
+
+
+def previous_day(zone: ZoneInfo, now: datetime | None = None) -> date:
+    """The logical date a run at ``now`` processes: the day before, in the fleet's zone."""
+    moment = now or datetime.now(UTC)
+    return (moment.astimezone(zone) - timedelta(days=1)).date()
+
+
+@contextlib.contextmanager
+def _step(day: date, name: str) -> Iterator[None]:
+    try:
+        yield
+    except PipelineError:
+        raise
+    except Exception as error:
+        ERRORS.labels(component="pipeline").inc()
+        reason = f"{type(error).__name__}: {error}"
+        log.error("ERROR 長期記憶 failed for %s at step '%s': %s", day, name, reason)
+        raise PipelineError(day, name, reason) from None
+
+
+async def _persona_ids(redis: aioredis.Redis, keys: FleetKeys) -> dict[int, str]:
+    """Discord user id → persona, as each bot recorded itself at login."""
+    raw: Any = await redis.hgetall(keys.bots)
+    ids: dict[int, str] = {}
+    for name, value in raw.items():
+        persona = name.decode() if isinstance(name, bytes) else str(name)
+        if persona in PERSONAS:
+            ids[int(value)] = persona
+    return ids
+
+
+async def run_day(deps: PipelineDeps, day: date, *, force: bool = False) -> PipelineResult:
+    """Run the pipeline for ``day`` with open clients; idempotent per date.
+
+    ``force`` re-extracts a completed date (e.g. after a bad model day): memories already
+    stored are kept and not duplicated, and an already queued report is not queued again.
+    Raises :class:`PipelineError` when a step fails; nothing of the date is stored then.
+    """
+    started = time.monotonic()
+    config = deps.config
+    log.info("長期記憶 start: fleet=%s day=%s", config.fleet, day)
+    with _step(day, "run"):
+        async with deps.store.day_lock(config.fleet, day) as acquired:
+            if not acquired:
+                log.info("長期記憶 for %s is already running elsewhere: this run stops", day)
+                return PipelineResult(day, "locked", duration_s=time.monotonic() - started)
+            return await _run_locked(deps, day, started, force)
+    raise AssertionError("unreachable")  # pragma: no cover  (mypy: _step may swallow)
+
+
+async def _run_locked(deps: PipelineDeps, day: date, started: float, force: bool) -> PipelineResult:
+    config, store, keys = deps.config, deps.store, deps.keys
+    channel_names = {cid: name for name, cid in config.channel_ids.items()}
+    with _step(day, "state"):
+        record = await store.run_record(config.fleet, day)
+    if record is not None and not force:
+        if record.report_queued_at is not None:
+            log.info(
+                "長期記憶 for %s already done at %s: nothing to do",
+                day,
+                record.completed_at.isoformat(timespec="seconds"),
+            )
+            return PipelineResult(day, "already_done", duration_s=time.monotonic() - started)
+        log.info("長期記憶 for %s done earlier; its Daily Report is still to be queued", day)
+        committed = time.monotonic()
+        queued, text = await _report(deps, day, record.stats)
+        return PipelineResult(
+            day,
+            "report_only",
+            messages=int(record.stats.get("messages", 0)),
+            report_queued=queued,
+            report=text,
+            duration_s=time.monotonic() - started,
+            report_delay_s=time.monotonic() - committed,
+        )
+
+    # 1. read
+    step_started = time.monotonic()
+    with _step(day, "read"):
+        persona_ids = await _persona_ids(deps.redis, keys)
+        raw = await HotMemory(deps.redis, keys).day(day.isoformat())
+        tasks = await FleetState(deps.redis, keys).tasks()
+    selection = select_messages(raw, persona_ids)
+    per_channel, humans, agents = selection.counts(channel_names)
+    log.info(
+        "長期記憶 read %d messages for %s: %d kept (%d members, %d agents), %d from other "
+        "bots and %d empty skipped (%.2fs)",
+        len(raw),
+        day,
+        len(selection.messages),
+        humans,
+        agents,
+        selection.skipped_bots,
+        selection.skipped_empty,
+        time.monotonic() - step_started,
+    )
+    stats: dict[str, Any] = {
+        "messages": len(selection.messages),
+        "human_messages": humans,
+        "agent_messages": agents,
+        "channel_counts": per_channel,
+    }
+    calls = 0
+    extracted = dropped = 0
+    new_memories: list[NewMemory] = []
+    progress: dict[str, Any] | None = None
+
+    if selection.messages:
+        # 2. extract
+        step_started = time.monotonic()
+        lines = transcript_lines(selection.messages, channel_names, persona_ids, config.zone)
+        chunks = chunk_lines(lines, config.max_transcript_chars)
+        sources = SourceIndex(selection.messages, channel_names)
+        candidates: list[tuple[str, MemoryType, float, tuple[str, ...], str]] = []
+        with _step(day, "extract"):
+            for chunk in chunks:
+                generation = await deps.gemini.generate(
+                    extraction_prompt(day, config.personas, config.max_memories_per_call),
+                    [Turn("user", "\n".join(chunk))],
+                    response_schema=Extraction,
+                    temperature=0.2,
+                )
+                calls += 1
+                assert isinstance(generation.parsed, Extraction)
+                for item in generation.parsed.memories[: config.max_memories_per_call]:
+                    content = clean_content(item.content)
+                    if content:
+                        importance = min(1.0, max(0.0, float(item.importance)))
+                        entities = clean_entities(item.entities)
+                        candidates.append(
+                            (content, item.memory_type, importance, entities, item.channel)
+                        )
+        extracted = len(candidates)
+        log.info(
+            "長期記憶 extracted %d memories from %d lines in %d call(s) (%.2fs)",
+            extracted,
+            len(lines),
+            len(chunks),
+            time.monotonic() - step_started,
+        )
+
+        # 3. near-duplicates, also against what is already stored for the date
+        with _step(day, "dedup"):
+            existing = await store.day_memories(config.fleet, day)
+        texts = [m.content for m in existing] + [c[0] for c in candidates]
+        keep = [i - len(existing) for i in dedupe(texts) if i >= len(existing)]
+        dropped = extracted - len(keep)
+        kept = [candidates[i] for i in keep]
+        log.info(
+            "長期記憶 dedup: %d kept, %d near-duplicates dropped (%d already stored for %s)",
+            len(kept),
+            dropped,
+            len(existing),
+            day,
+        )
+
+        # 4. progress differential
+        step_started = time.monotonic()
+        with _step(day, "progress"):
+            previous = await store.progress_before(config.fleet, day)
+            ranked = sorted(kept, key=lambda c: -c[2])[:MAX_PROGRESS_MEMORIES]
+            generation = await deps.gemini.generate(
+                progress_prompt(day),
+                [
+                    Turn(
+                        "user",
+                        progress_input(
+                            previous,
+                            [(t.channel, t.text) for t in tasks],
+                            [(c[4], c[1], c[0]) for c in ranked],
+                        ),
+                    )
+                ],
+                response_schema=ProgressDiff,
+                temperature=0.2,
+            )
+            calls += 1
+            assert isinstance(generation.parsed, ProgressDiff)
+            progress = generation.parsed.model_dump()
+            progress["previous_day"] = previous[0].isoformat() if previous else None
+        log.info(
+            "長期記憶 progress differential: %d items against %s (%.2fs)",
+            len(progress["items"]),
+            progress["previous_day"] or "nothing earlier",
+            time.monotonic() - step_started,
+        )
+
+        # 5. embeddings, one batch
+        step_started = time.monotonic()
+        with _step(day, "embed"):
+            vectors = await deps.gemini.embed([c[0] for c in kept]) if kept else []
+            calls += -(-len(kept) // 100)
+        for (content, memory_type, importance, entities, claimed), vector in zip(
+            kept, vectors, strict=True
+        ):
+            source = sources.attribute(content, claimed)
+            new_memories.append(
+                NewMemory(
+                    channel=source.channel,
+                    content=content,
+                    memory_type=memory_type,
+                    importance=importance,
+                    embedding=vector,
+                    entities=entities,
+                    source_message_ids=source.message_ids,
+                    source_at=datetime.fromtimestamp(source.source_at, UTC)
+                    if source.source_at is not None
+                    else None,
+                )
+            )
+        log.info(
+            "長期記憶 embedded %d memories (%.2fs)", len(vectors), time.monotonic() - step_started
+        )
+    else:
+        log.info("長期記憶 %s had no conversation: no LLM call", day)
+
+    # 6. store
+    stats.update(
+        memories_extracted=extracted, duplicates_dropped=dropped, llm_calls=calls, forced=force
+    )
+    with _step(day, "store"):
+        inserted = await store.commit_day(
+            config.fleet, day, new_memories, progress, stats, formed_at=deps.clock()
+        )
+    committed = time.monotonic()
+    log.info(
+        "長期記憶 finished: fleet=%s day=%s messages=%d extracted=%d duplicates=%d stored=%d "
+        "llm_calls=%d in %.1fs",
+        config.fleet,
+        day,
+        len(selection.messages),
+        extracted,
+        dropped,
+        inserted,
+        calls,
+        committed - started,
+    )
+
+    # 7. report
+    queued, text = await _report(deps, day, stats)
+    return PipelineResult(
+        day,
+        "completed",
+        messages=len(selection.messages),
+        memories_extracted=extracted,
+        duplicates_dropped=dropped,
+        memories_stored=inserted,
+        llm_calls=calls,
+        report_queued=queued,
+        report=text,
+        duration_s=time.monotonic() - started,
+        report_delay_s=time.monotonic() - committed,
+    )
+
+
+def _report_data(
+    day: date,
+    stats: Mapping[str, Any],
+    tasks: list[Any],
+    memories: list[StoredMemory],
+    progress: Any | None,
+) -> DailyReportData:
+    summary = progress if isinstance(progress, dict) else {}
+    return DailyReportData(
+        day=day,
+        channel_counts={str(k): int(v) for k, v in dict(stats.get("channel_counts", {})).items()},
+        human_messages=int(stats.get("human_messages", 0)),
+        agent_messages=int(stats.get("agent_messages", 0)),
+        tasks=tasks,
+        memories=[
+            ReportMemory(m.content, m.memory_type, m.importance, m.channel) for m in memories
+        ],
+        memories_stored=len(memories),
+        progress_summary=summary.get("summary") or None,
+        progress=[
+            ReportProgress(
+                str(i.get("channel", "")),
+                str(i.get("topic", "")),
+                str(i.get("status", "")),
+                str(i.get("detail", "")),
+            )
+            for i in summary.get("items", []) or []
+            if isinstance(i, dict)
+        ],
+    )
+
+
+async def _report(deps: PipelineDeps, day: date, stats: Mapping[str, Any]) -> tuple[bool, str]:
+    """Build the report from what is stored and queue it once; returns (queued now, text)."""
+    config, keys = deps.config, deps.keys
+    started = time.monotonic()
+    with _step(day, "report"):
+        tasks = await FleetState(deps.redis, keys).tasks()
+        memories = await deps.store.day_memories(config.fleet, day)
+        progress = await deps.store.progress(config.fleet, day)
+        text = daily_report(_report_data(day, stats, tasks, memories, progress))
+        job = PersonaJob(
+            job_id=f"report:{config.fleet}:{day.isoformat()}",
+            kind=JobKind.ANNOUNCE,
+            persona=REPORT_PERSONA,
+            channel=REPORT_CHANNEL,
+            channel_id=config.channel_ids[REPORT_CHANNEL],
+            enqueued_at=time.time(),
+            text=text,
+        )
+        script = deps.redis.register_script(_QUEUE_ONCE)
+        queued = bool(
+            await script(
+                keys=[keys.event(f"daily-report:{day.isoformat()}"), keys.queue(REPORT_PERSONA)],
+                args=[REPORT_MARKER_TTL, QUEUE_MAXLEN, FIELD, encode_job(job)],
+            )
+        )
+        await deps.store.mark_report_queued(config.fleet, day)
+    if queued:
+        log.info(
+            "Daily Report queued for %s: job %s to #%s by %s (%d chars, %.2fs)",
+            day,
+            job.job_id,
+            REPORT_CHANNEL,
+            REPORT_PERSONA,
+            len(text),
+            time.monotonic() - started,
+        )
+    else:
+        log.info("Daily Report for %s was already queued: not queued again", day)
+    return queued, text
+
+
+# -- entry points for the CLI roles and the all-in-one process ------------------------------
+
+
+def pipeline_config(settings: Settings) -> PipelineConfig:
+    """The pipeline's view of a :class:`agentfleet_runtime.config.Settings`."""
+    return PipelineConfig(
+        fleet=settings.FLEET_NAME,
+        channel_ids=dict(settings.channel_ids),
+        zone=settings.zone,
+        personas=tuple(settings.enabled_personas),
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_store(settings: Settings) -> AsyncIterator[LongTermStore]:
+    """A store on ``POSTGRESQL_URL``, closed on exit."""
+    if settings.POSTGRESQL_URL is None:
+        raise PipelineError(date.today(), "connect", "POSTGRESQL_URL is not set")
+    store = await LongTermStore.connect(settings.POSTGRESQL_URL.get_secret_value())
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def _with_day(settings: Settings, day: date | None) -> date:
+    return day if day is not None else previous_day(settings.zone)
+
+
+async def run_in_process(
+    settings: Settings,
+    redis: aioredis.Redis,
+    gemini: GeminiClient,
+    day: date | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+) -> PipelineResult:
+    """Run the pipeline inside a running fleet process, reusing its Redis and Gemini.
+
+    For the all-in-one process at 06:00: it opens (and closes) only a PostgreSQL pool,
+    and its Gemini calls go through the process's shared rate limiter.
+    """
+    target = _with_day(settings, day)
+    async with open_store(settings) as store:
+        deps = PipelineDeps(redis, store, gemini, pipeline_config(settings))
+        if clock is not None:
+            deps = dataclasses.replace(deps, clock=clock)
+        return await run_day(deps, target)
+
+
+async def run_migrate(settings: Settings) -> None:
+    """``agentfleet migrate``: create or upgrade the schema for the configured dimension.
+
+    Also sets the database's default time zone to ``FLEET_TIMEZONE`` so the guide's
+    ``DATE(timestamp) = CURRENT_DATE`` check counts by the fleet's local date.
+    """
+    if settings.POSTGRESQL_URL is None:
+        raise RuntimeError("POSTGRESQL_URL is not set")
+    started = time.monotonic()
+    applied = await migrate(
+        settings.POSTGRESQL_URL.get_secret_value(),
+        settings.GEMINI_EMBEDDING_DIMENSIONS,
+        timezone=settings.FLEET_TIMEZONE,
+    )
+    log.info(
+        "長期記憶 schema %s (version %d, halfvec(%d)) in %.2fs",
+        f"migrated: applied {applied}" if applied else "already up to date",
+        SCHEMA_VERSION,
+        settings.GEMINI_EMBEDDING_DIMENSIONS,
+        time.monotonic() - started,
+    )
+
+
+async def run_pipeline(settings: Settings, day: date | None = None) -> PipelineResult:
+    """``agentfleet pipeline`` (the 06:00 CronJob): one date, own clients, closed after.
+
+    ``day`` defaults to the previous fleet-local date. Gemini calls go through the fleet's
+    shared Redis rate limiter, like every other process of the fleet. Raises
+    :class:`PipelineError` on failure (the CronJob's retry then re-runs the date).
+    """
+    target = _with_day(settings, day)
+    redis = aioredis.Redis.from_url(
+        settings.REDIS_URL.get_secret_value(), socket_timeout=10, socket_connect_timeout=5
+    )
+    try:
+        keys = FleetKeys(settings.FLEET_NAME)
+        limiter = RedisRateLimiter(redis, keys.rate_limit, settings.GEMINI_REQUESTS_PER_MINUTE)
+        gemini = await GeminiClient.create(gemini_settings(settings), limiter)
+        try:
+            async with open_store(settings) as store:
+                return await run_day(
+                    PipelineDeps(redis, store, gemini, pipeline_config(settings)), target
+                )
+        finally:
+            await gemini.close()
+    finally:
+        await redis.aclose()
+
+
+def gemini_settings(settings: Settings) -> GeminiSettings:
+    """The Gemini adapter's settings from the process configuration."""
+    if settings.GEMINI_API_KEY is None:
+        raise RuntimeError("GEMINI_API_KEY is not set")
+    return GeminiSettings(
+        api_key=settings.GEMINI_API_KEY,
+        base_url=settings.GEMINI_BASE_URL,
+        model=settings.GEMINI_MODEL,
+        embedding_model=settings.GEMINI_EMBEDDING_MODEL,
+        embedding_dimensions=settings.GEMINI_EMBEDDING_DIMENSIONS,
+        timeout_seconds=settings.GEMINI_TIMEOUT_SECONDS,
+        max_attempts=settings.GEMINI_MAX_ATTEMPTS,
+    )
