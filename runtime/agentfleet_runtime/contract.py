@@ -7,6 +7,9 @@ operator must be able to import it without pulling the runtime's dependencies' w
 
 from __future__ import annotations
 
+import re
+import zoneinfo
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
@@ -100,3 +103,72 @@ TOKEN_ENV: Final = {
 SECRET_ENV: Final = frozenset(
     {*TOKEN_ENV.values(), Env.GEMINI_API_KEY, Env.REDIS_URL, Env.POSTGRESQL_URL}
 )
+
+
+# --- defaults and checks shared by the runtime's settings and the AgentFleet API ----------
+
+
+@dataclass(frozen=True)
+class EnvironmentDefaults:
+    """What ``ENVIRONMENT`` implies unless overridden (the operations guide's numbers)."""
+
+    speech_interval_seconds: int
+    speech_probability: float
+    log_level: str
+
+
+ENVIRONMENT_DEFAULTS: Final = {
+    "test": EnvironmentDefaults(
+        speech_interval_seconds=10, speech_probability=1.0, log_level="DEBUG"
+    ),
+    "production": EnvironmentDefaults(
+        speech_interval_seconds=300, speech_probability=0.33, log_level="INFO"
+    ),
+}
+
+DEFAULT_TIME_ZONE: Final = "Asia/Tokyo"
+DEFAULT_PROCESSING_START: Final = "06:00"
+DEFAULT_MEETING_START: Final = "07:00"
+DEFAULT_FREE_START: Final = "20:00"
+
+#: A 24-hour time of day, ``HH:MM``; written in the common subset of Python's and RE2's
+#: syntax, so the CRD's CEL rules use the very same pattern.
+TIME_OF_DAY_PATTERN: Final = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+#: pgvector indexes ``vector`` columns of at most 2000 dimensions.
+DEFAULT_EMBEDDING_DIMENSIONS: Final = 768
+MAX_EMBEDDING_DIMENSIONS: Final = 2000
+
+#: Shapes of the credentials a person might paste into the wrong place: a Discord bot token
+#: and a Google API key. Unanchored, so they are found inside longer text; RE2-compatible,
+#: so the CRD rejects them with the same patterns the logs are redacted with.
+CREDENTIAL_PATTERNS: Final = (
+    r"[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}",
+    r"AIza[0-9A-Za-z_-]{35}",
+)
+_CREDENTIAL = re.compile("|".join(CREDENTIAL_PATTERNS))
+_TIME_OF_DAY = re.compile(TIME_OF_DAY_PATTERN)
+
+
+def looks_like_credential(value: str) -> bool:
+    """Whether ``value`` contains something shaped like a bot token or an API key."""
+    return _CREDENTIAL.search(value) is not None
+
+
+def check_time_of_day(value: str) -> tuple[int, int]:
+    """Return ``(hour, minute)`` of an ``HH:MM`` time; raise ValueError naming the format."""
+    if not _TIME_OF_DAY.match(value):
+        raise ValueError(f"{value!r} is not a 24-hour time HH:MM (e.g. 06:00)")
+    hour, minute = value.split(":")
+    return int(hour), int(minute)
+
+
+def check_time_zone(value: str) -> str:
+    """Return ``value`` if it names an IANA time zone; raise ValueError otherwise."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown IANA time zone {value!r} (e.g. Asia/Tokyo, Europe/Berlin, UTC)"
+        ) from None
+    return value

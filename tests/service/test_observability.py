@@ -5,6 +5,7 @@ import logging
 from pathlib import Path
 
 import aiohttp
+import pytest
 import redis.asyncio as aioredis
 
 from agentfleet_runtime.observability.health import CheckResult, HealthServer
@@ -80,3 +81,16 @@ def test_secrets_never_reach_the_log_file_or_stdout(tmp_path: Path, capsys: obje
     lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     assert {"time", "level", "logger", "message"} <= set(lines[0])
     logging.getLogger().handlers.clear()
+
+
+def test_an_unwritable_log_file_degrades_to_stdout_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As in a container whose root filesystem is read-only: the bots must still start.
+    # A regular file where the folder should be fails for root as well as for anyone.
+    (tmp_path / "logs").write_text("not a folder")
+    configure_logging("INFO", str(tmp_path / "logs" / "discord_agent.log"))
+    logging.getLogger("agentfleet_runtime.test").info("processed successfully")
+    out = capsys.readouterr().out
+    assert "processed successfully" in out
+    assert "WARN log file" in out and "stdout only" in out

@@ -115,3 +115,14 @@ def test_duplicate_channel_ids_are_rejected(env: pytest.MonkeyPatch) -> None:
     env.setenv("LOUNGE_CHANNEL_ID", "1")
     with pytest.raises(ConfigurationError, match="different channels"):
         load_settings(Role.ALL_IN_ONE, env_file=None)
+
+
+def test_empty_values_are_unset_but_an_empty_log_file_means_stdout_only(
+    env: pytest.MonkeyPatch,
+) -> None:
+    # A copied .env.example leaves optional values empty; a container sets LOG_FILE="".
+    env.setenv("DISCORD_GUILD_ID", "")
+    env.setenv("LOG_FILE", "")
+    settings = load_settings(Role.ALL_IN_ONE, env_file=None)
+    assert settings.DISCORD_GUILD_ID is None
+    assert settings.LOG_FILE == ""

@@ -8,23 +8,30 @@ collects every missing or invalid setting into one :class:`ConfigurationError`.
 from __future__ import annotations
 
 import os
-import re
 from datetime import time
-from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from agentfleet_runtime.contract import CHANNELS, PERSONAS, SECRET_ENV, TOKEN_ENV, Env, Role
-
-#: What ``ENVIRONMENT`` implies for autonomous speech unless overridden (the guide's numbers).
-SPEECH_DEFAULTS: dict[str, tuple[float, float]] = {
-    "test": (10.0, 1.0),
-    "production": (300.0, 0.33),
-}
-
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+from agentfleet_runtime.contract import (
+    CHANNELS,
+    DEFAULT_EMBEDDING_DIMENSIONS,
+    DEFAULT_FREE_START,
+    DEFAULT_MEETING_START,
+    DEFAULT_PROCESSING_START,
+    DEFAULT_TIME_ZONE,
+    ENVIRONMENT_DEFAULTS,
+    MAX_EMBEDDING_DIMENSIONS,
+    PERSONAS,
+    SECRET_ENV,
+    TOKEN_ENV,
+    Env,
+    Role,
+    check_time_of_day,
+    check_time_zone,
+)
 
 
 class ConfigurationError(Exception):
@@ -37,10 +44,7 @@ class ConfigurationError(Exception):
 
 
 def _parse_hhmm(value: str) -> time:
-    if not _HHMM.match(value):
-        raise ValueError(f"must be HH:MM (24-hour), got {value!r}")
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
+    return time(*check_time_of_day(value))
 
 
 class Settings(BaseSettings):
@@ -51,8 +55,6 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=True,
-        # A copied .env.example leaves optional values empty: treat them as unset.
-        env_ignore_empty=True,
     )
 
     DISCORD_RECEPTION_TOKEN: SecretStr | None = None
@@ -74,7 +76,9 @@ class Settings(BaseSettings):
     )
     GEMINI_MODEL: str = "gemini-3.8-flash"
     GEMINI_EMBEDDING_MODEL: str = "gemini-embedding-001"
-    GEMINI_EMBEDDING_DIMENSIONS: int = Field(default=768, ge=1, le=2000)
+    GEMINI_EMBEDDING_DIMENSIONS: int = Field(
+        default=DEFAULT_EMBEDDING_DIMENSIONS, ge=1, le=MAX_EMBEDDING_DIMENSIONS
+    )
     GEMINI_REQUESTS_PER_MINUTE: int = Field(default=10, ge=1)
     GEMINI_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
     GEMINI_MAX_ATTEMPTS: int = Field(default=4, ge=1, le=10)
@@ -86,7 +90,8 @@ class Settings(BaseSettings):
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"] = "INFO"
     LOG_FILE: str = Field(
         default="logs/discord_agent.log",
-        description="Rotating log file for single-host runs; empty disables it (Kubernetes).",
+        description="Rotating log file for single-host runs; set but empty: no file "
+        "(containers, whose logs are stdout).",
     )
     HEALTH_CHECK_PORT: int = Field(default=8000, ge=1, le=65535)
 
@@ -96,23 +101,28 @@ class Settings(BaseSettings):
     CREATION_CHANNEL_ID: int | None = None
 
     FLEET_NAME: str = Field(default="default", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    FLEET_TIMEZONE: str = "Asia/Tokyo"
-    PROCESSING_START: str = "06:00"
-    MEETING_START: str = "07:00"
-    FREE_START: str = "20:00"
+    FLEET_TIMEZONE: str = DEFAULT_TIME_ZONE
+    PROCESSING_START: str = DEFAULT_PROCESSING_START
+    MEETING_START: str = DEFAULT_MEETING_START
+    FREE_START: str = DEFAULT_FREE_START
     AUTONOMOUS_SPEECH_INTERVAL_SECONDS: float | None = Field(default=None, gt=0)
     AUTONOMOUS_SPEECH_PROBABILITY: float | None = Field(default=None, ge=0, le=1)
     MAX_REPLIES_PER_MESSAGE: int = Field(default=1, ge=1, le=3)
     ENABLED_PERSONAS: str = ",".join(PERSONAS)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_unset(cls, data: Any) -> Any:
+        # A copied .env.example leaves optional values empty: treat them as unset. LOG_FILE
+        # is the exception: set and empty is how a container says "no log file".
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v != "" or k == Env.LOG_FILE}
+        return data
+
     @field_validator("FLEET_TIMEZONE")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r}") from None
-        return value
+        return check_time_zone(value)
 
     @field_validator("PROCESSING_START", "MEETING_START", "FREE_START")
     @classmethod
@@ -138,14 +148,14 @@ class Settings(BaseSettings):
         """Seconds between autonomous speech ticks (ENVIRONMENT default unless overridden)."""
         if self.AUTONOMOUS_SPEECH_INTERVAL_SECONDS is not None:
             return self.AUTONOMOUS_SPEECH_INTERVAL_SECONDS
-        return SPEECH_DEFAULTS[self.ENVIRONMENT or "production"][0]
+        return ENVIRONMENT_DEFAULTS[self.ENVIRONMENT or "production"].speech_interval_seconds
 
     @property
     def speech_probability(self) -> float:
         """Chance that one tick produces speech (ENVIRONMENT default unless overridden)."""
         if self.AUTONOMOUS_SPEECH_PROBABILITY is not None:
             return self.AUTONOMOUS_SPEECH_PROBABILITY
-        return SPEECH_DEFAULTS[self.ENVIRONMENT or "production"][1]
+        return ENVIRONMENT_DEFAULTS[self.ENVIRONMENT or "production"].speech_probability
 
     @property
     def zone(self) -> ZoneInfo:

@@ -17,14 +17,14 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agentfleet_runtime.contract import CREDENTIAL_PATTERNS
+
 REDACTED = "[REDACTED]"
 
 # Shapes of secrets we must never log even when they were not configured here (a token
 # pasted into a message, a URL with a password).
 _SECRET_SHAPES = re.compile(
-    r"AIza[0-9A-Za-z_-]{35}"  # Google API key
-    r"|[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}"  # Discord bot token
-    r"|(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"  # user:password in a URL
+    "|".join([*CREDENTIAL_PATTERNS, r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"])  # user:password@
 )
 
 LEVEL_NAMES = {"WARNING": "WARN"}
@@ -91,14 +91,13 @@ def configure_logging(level: str, log_file: str | None, secrets: Iterable[str] =
     stdout = logging.StreamHandler(sys.stdout)
     stdout.setFormatter(JsonFormatter())
     handlers.append(stdout)
+    unwritable: OSError | None = None
     if log_file:
-        path = Path(log_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        file = logging.handlers.RotatingFileHandler(
-            path, maxBytes=20 * 1024 * 1024, backupCount=5, encoding="utf-8"
-        )
-        file.setFormatter(TextFormatter())
-        handlers.append(file)
+        try:
+            handlers.append(_file_handler(Path(log_file)))
+        except OSError as error:
+            # A read-only filesystem must not stop the bots: stdout still carries every line.
+            unwritable = error
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -110,3 +109,20 @@ def configure_logging(level: str, log_file: str | None, secrets: Iterable[str] =
     # Library chatter at INFO (gateway heartbeats, HTTP lines) drowns the guide's keywords.
     for noisy in ("discord", "httpx", "google_genai", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    if unwritable is not None:
+        logging.getLogger(__name__).warning(
+            "WARN log file %s cannot be written (%s); logging to stdout only. Set LOG_FILE= "
+            "(empty) to log to stdout only on purpose.",
+            log_file,
+            unwritable.strerror or unwritable.__class__.__name__,
+        )
+
+
+def _file_handler(path: Path) -> logging.Handler:
+    """The guide's rotating log file, in the familiar one-line text format."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=20 * 1024 * 1024, backupCount=5, encoding="utf-8"
+    )
+    handler.setFormatter(TextFormatter())
+    return handler
