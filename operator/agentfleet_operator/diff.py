@@ -8,41 +8,13 @@ changed or removed, which is exactly what a server-side apply would put back.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([a-zA-Z]*)$")
-_SUFFIXES = {
-    "": Decimal(1),
-    "m": Decimal("0.001"),
-    "k": Decimal(10) ** 3,
-    "M": Decimal(10) ** 6,
-    "G": Decimal(10) ** 9,
-    "T": Decimal(10) ** 12,
-    "P": Decimal(10) ** 15,
-    "E": Decimal(10) ** 18,
-    "Ki": Decimal(2) ** 10,
-    "Mi": Decimal(2) ** 20,
-    "Gi": Decimal(2) ** 30,
-    "Ti": Decimal(2) ** 40,
-    "Pi": Decimal(2) ** 50,
-    "Ei": Decimal(2) ** 60,
-}
+from agentfleet_operator.quantity import parse_quantity
+
 #: Maps whose values are resource quantities (container resources, volume claim sizes).
 _QUANTITY_MAPS = frozenset({"requests", "limits"})
-
-
-def parse_quantity(value: object) -> Decimal | None:
-    """Return a Kubernetes quantity's value, or None if ``value`` is not one."""
-    match = _QUANTITY.match(str(value))
-    if not match or match.group(2) not in _SUFFIXES:
-        return None
-    try:
-        return Decimal(match.group(1)) * _SUFFIXES[match.group(2)]
-    except InvalidOperation:
-        return None
 
 
 def _empty(value: object) -> bool:

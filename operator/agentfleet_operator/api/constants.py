@@ -1,7 +1,7 @@
 """Names the operator shares with the CRD, the chart and the cluster.
 
-Kept in one module so that a rename is one edit: the group, the prefixes of our annotations
-and finalizers, the field manager of server-side apply, and the fixed label set.
+Kept in one module so that a rename is one edit: the group, our annotations, the field
+manager of server-side apply, and the fixed label set.
 """
 
 from __future__ import annotations
@@ -18,15 +18,8 @@ API_VERSION: Final = f"{GROUP}/{VERSION}"
 #: between "our" managers and a second apply could not silently keep a stale field.
 FIELD_MANAGER: Final = "agentfleet-operator"
 
-#: Our own annotation/finalizer prefix, set from day one (kopf's defaults are kopf.zalando.org).
-ANNOTATION_PREFIX: Final = GROUP
 SPEC_HASH_ANNOTATION: Final = f"{GROUP}/spec-hash"
 CONFIG_HASH_ANNOTATION: Final = f"{GROUP}/config-hash"
-FINALIZER: Final = f"{GROUP}/finalizer"
-
-#: Longest fleet name: a StatefulSet's pods carry ``controller-revision-hash: <sts>-<10 chars>``
-#: (a label, at most 63 characters) and ``<fleet>-postgresql`` is our longest StatefulSet.
-MAX_FLEET_NAME_LENGTH: Final = 40
 
 LABEL_NAME: Final = "app.kubernetes.io/name"
 LABEL_INSTANCE: Final = "app.kubernetes.io/instance"
