@@ -11,31 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Final
 
-from agentfleet_operator.api.types import Environment, FleetSpec
+from agentfleet_operator.api.types import FleetSpec
 from agentfleet_operator.meta import FleetRef
-from agentfleet_runtime.contract import HEALTH_PORT, SECRET_ENV, Env, Role
-
-
-@dataclass(frozen=True)
-class EnvironmentDefaults:
-    """What ``spec.environment`` implies unless the spec overrides it (the guide's numbers)."""
-
-    speech_interval_seconds: int
-    speech_probability: float
-    log_level: str
-
-
-DEFAULTS: Final = {
-    Environment.TEST: EnvironmentDefaults(
-        speech_interval_seconds=10, speech_probability=1.0, log_level="DEBUG"
-    ),
-    Environment.PRODUCTION: EnvironmentDefaults(
-        speech_interval_seconds=300, speech_probability=0.33, log_level="INFO"
-    ),
-}
+from agentfleet_runtime.contract import ENVIRONMENT_DEFAULTS, HEALTH_PORT, SECRET_ENV, Env, Role
 
 #: Keys every role reads: identity, logging, the shared LLM limiter, Discord ids.
 _COMMON: Final = frozenset(
@@ -44,6 +24,7 @@ _COMMON: Final = frozenset(
         Env.FLEET_NAME,
         Env.FLEET_TIMEZONE,
         Env.LOG_LEVEL,
+        Env.LOG_FILE,
         Env.HEALTH_CHECK_PORT,
         Env.DISCORD_GUILD_ID,
         Env.DISCORD_API_BASE_URL,
@@ -80,7 +61,7 @@ ROLE_KEYS: Final[Mapping[Role, frozenset[Env]]] = {
 
 def config_data(fleet: FleetRef, spec: FleetSpec) -> dict[str, str]:
     """Return the ConfigMap's data: every non-secret setting, defaults made explicit."""
-    defaults = DEFAULTS[spec.environment]
+    defaults = ENVIRONMENT_DEFAULTS[spec.environment.value]
     channels = spec.discord.channels
     gemini = spec.gemini
     values: dict[Env, str | None] = {
@@ -88,6 +69,8 @@ def config_data(fleet: FleetRef, spec: FleetSpec) -> dict[str, str]:
         Env.FLEET_NAME: fleet.name,
         Env.FLEET_TIMEZONE: spec.time_zone,
         Env.LOG_LEVEL: spec.log_level or defaults.log_level,
+        # Logs go to stdout for `kubectl logs`; the root filesystem is read-only anyway.
+        Env.LOG_FILE: "",
         Env.HEALTH_CHECK_PORT: str(HEALTH_PORT),
         Env.DISCORD_GUILD_ID: spec.discord.guild_id,
         Env.DISCORD_API_BASE_URL: spec.discord.api_base_url,

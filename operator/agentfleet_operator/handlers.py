@@ -28,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 FleetKey = tuple[str, str]
 
+#: The label every child carries (see ``meta.labels``); children are watched through it.
+CHILD_SELECTOR = f"{c.LABEL_MANAGED_BY}={c.MANAGED_BY}"
+LIST_CHUNK_SIZE = 500
+
 
 @dataclass
 class Runtime:
@@ -59,8 +63,8 @@ def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Configure kopf and start the client, the work queue and the resync loop."""
     options = Options.from_env()
-    # Our own prefix from day one, should kopf ever store anything on our objects.
-    settings.persistence.finalizer = c.FINALIZER
+    # Our own prefix from day one, should kopf ever store anything on our objects (it adds
+    # no finalizer: no handler needs to run before a fleet is deleted).
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=c.GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=c.GROUP, key="last-handled-configuration"
@@ -69,6 +73,14 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.posting.enabled = False
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
+    # The API server filters child events by our label, so the operator never receives
+    # (nor holds in memory) the Deployments, Services, ConfigMaps... of everything else
+    # in the cluster; the handlers' own `labels=` filter would only drop them afterwards.
+    for resource in WATCHED:
+        settings.watching.label_selectors[resource.api_version, resource.plural] = CHILD_SELECTOR
+    # Initial lists come in pages, so a restart next to thousands of fleets does not load
+    # every child of every kind in one response.
+    settings.watching.chunk_size = LIST_CHUNK_SIZE
     settings.networking.request_timeout = options.request_timeout
     if not options.verbose:
         # kopf logs every successful event handler at INFO; with a dozen watched kinds that

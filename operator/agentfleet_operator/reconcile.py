@@ -21,7 +21,7 @@ import aiohttp
 
 from agentfleet_operator import metrics
 from agentfleet_operator.api import constants as c
-from agentfleet_operator.api.types import FleetSpec, SpecError, parse_spec
+from agentfleet_operator.api.types import FleetSpec, SpecError, parse_fleet
 from agentfleet_operator.children import basics
 from agentfleet_operator.children.desired import (
     SECRETS,
@@ -46,6 +46,7 @@ from agentfleet_operator.status import (
     now,
     statefulset_state,
     status_patch,
+    unwritten_state,
 )
 
 logger = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class Reconciler:
             result = "paused"
         else:
             try:
-                spec = parse_spec(raw_spec)
+                spec = parse_fleet(name, raw_spec)
             except SpecError as exc:
                 outcome.invalid = exc.problems
                 metrics.ERRORS.labels(reason="InvalidSpec").inc()
@@ -210,11 +211,13 @@ class Reconciler:
             try:
                 live = await self.client.get(child.resource, fleet.namespace, cname)
             except ApiError as exc:
-                outcome.errors.append(f"{kind} {cname}: {exc.message}")
+                _failed(outcome, child, f"{kind} {cname}: {exc.message}")
                 continue
             if live is not None and not is_owned_by(live, fleet):
-                outcome.errors.append(
-                    f"{kind} {cname} exists but does not belong to this fleet; delete or rename it"
+                _failed(
+                    outcome,
+                    child,
+                    f"{kind} {cname} exists but does not belong to this fleet; delete or rename it",
                 )
                 continue
             why = "spec changed" if _hash_of(live) != _hash_of(desired) else None
@@ -223,7 +226,7 @@ class Reconciler:
                 try:
                     live = await self.client.apply(child.resource, desired)
                 except ApiError as exc:
-                    outcome.errors.append(_apply_error(kind, cname, exc))
+                    _failed(outcome, child, _apply_error(kind, cname, exc))
                     continue
                 metrics.WRITES.labels(kind=kind, verb="apply").inc()
                 outcome.writes.append(f"{kind} {cname} ({why})")
@@ -281,6 +284,14 @@ class Reconciler:
     def forget(self, namespace: str, name: str) -> None:
         """Drop a deleted fleet from the condition gauge."""
         self._conditions.pop((namespace, name), None)
+
+
+def _failed(outcome: Outcome, child: Child, error: str) -> None:
+    """Record a child the pass could not read or write; a workload counts as not ready."""
+    outcome.errors.append(error)
+    if child.component:
+        name = child.component
+        outcome.components.append(unwritten_state(name, child.resource.kind, error))
 
 
 def _apply_error(kind: str, name: str, exc: ApiError) -> str:

@@ -133,6 +133,11 @@ def cronjob_state(name: str, obj: Mapping[str, Any] | None) -> ComponentState:
     return ComponentState(name, "CronJob", True, f"schedule {where}{tail}")
 
 
+def unwritten_state(name: str, kind: str, error: str) -> ComponentState:
+    """A workload the API server refused to write: not ready, and a person must act."""
+    return ComponentState(name, kind, False, "could not be written", failure=error)
+
+
 def external_state(name: str, secret: str, key: str) -> ComponentState:
     """An external store: the operator cannot see it; the bots' readiness will tell."""
     return ComponentState(name, "External", True, f"external; URL from Secret {secret} key {key}")
@@ -199,7 +204,13 @@ def desired_conditions(outcome: Outcome, where: str) -> list[tuple[str, str, str
     else:
         progressing = ("False", "Reconciled", "All children match the spec.")
 
-    if all_ready:
+    if outcome.invalid:
+        ready = ("False", "InvalidSpec", "The spec is invalid (see Degraded).")
+    elif outcome.errors:
+        # A child that cannot be written is not running as specified, whatever the others
+        # say: never Ready, so `kubectl wait --for=condition=Ready` does not pass.
+        ready = ("False", "ApplyFailed", "Could not write: " + _join(outcome.errors))
+    elif all_ready:
         ready = ("True", "AllComponentsReady", f"All {len(comps)} components are ready.")
     else:
         ready = (

@@ -129,6 +129,12 @@ def test_each_bot_gets_only_its_own_token_and_secrets_only_by_reference() -> Non
             "name": "discord-tokens",
             "key": f"DISCORD_{bot.upper()}_TOKEN",
         }
+    # Each Pod holds only the secrets its role uses: reception never calls Gemini, the
+    # pipeline never logs in to Discord (it hands the Daily Report to SPECTRA's worker).
+    reception = env_of(containers(children[("Deployment", "demo-reception")])[-1])
+    assert "GEMINI_API_KEY" not in reception
+    pipeline = env_of(containers(children[("CronJob", "demo-pipeline")])[-1])
+    assert set(pipeline) == {"GEMINI_API_KEY", "REDIS_URL", "POSTGRESQL_URL"}
     for child in children.values():
         for container in containers(child) if "template" in json.dumps(child.body) else []:
             for name, entry in env_of(container).items():

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from agentfleet_operator.diff import contains, drift, parse_quantity
+from agentfleet_operator.diff import contains, drift
 from agentfleet_operator.main import parse_args
 from agentfleet_operator.options import Options
+from agentfleet_operator.quantity import parse_quantity
 from agentfleet_operator.status import (
     ComponentState,
     Outcome,
@@ -15,6 +16,7 @@ from agentfleet_operator.status import (
     deployment_state,
     merge_conditions,
     status_patch,
+    unwritten_state,
 )
 from agentfleet_operator.workqueue import WorkQueue
 
@@ -87,6 +89,26 @@ def test_degraded_names_the_problem_and_is_a_warning() -> None:
     assert degraded["reason"] == "InvalidSpec"
     assert "spec.timeZone" in degraded["message"]
     assert any(t.type == "Degraded" and t.event_type == "Warning" for t in transitions)
+
+
+def test_a_fleet_whose_children_cannot_be_written_is_never_ready() -> None:
+    error = "Deployment demo-lynq: spec.template.spec.containers[0].resources.requests[gpus]"
+    outcome = Outcome(
+        generation=3,
+        components=[
+            ComponentState("reception", "Deployment", True, "1/1 available"),
+            unwritten_state("lynq", "Deployment", error),
+        ],
+        errors=[error],
+    )
+    built, transitions = build_status({}, outcome, where="-n ns")
+    conditions = {c["type"]: c for c in built["conditions"]}
+    assert conditions["Ready"]["status"] == "False"
+    assert conditions["Ready"]["reason"] == "ApplyFailed"
+    assert "requests[gpus]" in conditions["Ready"]["message"]
+    assert conditions["Degraded"]["status"] == "True"
+    assert built["ready"] == "1/2"
+    assert any(t.type == "Ready" and t.event_type == "Warning" for t in transitions)
 
 
 async def test_work_queue_coalesces_a_burst_into_one_pass() -> None:

@@ -13,9 +13,10 @@ BOT_UID: Final = 10001
 #: The uid of both the redis (alpine) and postgres (debian) official images.
 STORE_UID: Final = 999
 
-#: Used when neither the spec nor a component override says otherwise.
+#: Used when neither the spec nor a component override says otherwise. Each role measures
+#: 136-142 MiB resident (docs/benchmarks.md), so the request leaves room above that.
 DEFAULT_BOT_RESOURCES: Final = Resources(
-    requests={"cpu": "50m", "memory": "128Mi"}, limits={"memory": "384Mi"}
+    requests={"cpu": "50m", "memory": "192Mi"}, limits={"memory": "512Mi"}
 )
 METRICS_PORT_NAME: Final = "metrics"
 

@@ -18,13 +18,20 @@ def config_map_name(fleet: FleetRef) -> str:
     return child_name(fleet, "config")
 
 
-def _bot_env(fleet: FleetRef, spec: FleetSpec, bot: str | None) -> list[dict[str, Any]]:
-    """Secret env of a bot Pod: its own Discord token (if any), the LLM key, store URLs."""
+def _secret_env(
+    fleet: FleetRef, spec: FleetSpec, *, bot: str | None, gemini: bool
+) -> list[dict[str, Any]]:
+    """Secret env of a Pod: only what its role uses (a Discord token, the LLM key), store URLs.
+
+    Least privilege inside the fleet too: reception never calls Gemini and the pipeline
+    never logs in to Discord, so neither Pod can read what it does not need.
+    """
     env: list[dict[str, Any]] = []
     if bot is not None:
         tokens = spec.discord.tokens_secret_ref
         env.append(pods.secret_env(TOKEN_ENV[bot].value, (tokens.name, tokens.key_for(bot))))
-    env.append(pods.secret_env(Env.GEMINI_API_KEY.value, spec.gemini.api_key_secret_ref))
+    if gemini:
+        env.append(pods.secret_env(Env.GEMINI_API_KEY.value, spec.gemini.api_key_secret_ref))
     env += pods.store_url_env(fleet, spec)
     return env
 
@@ -117,7 +124,7 @@ def reception_deployment(
         spec,
         name="reception",
         argv=command(Role.RECEPTION),
-        env=_bot_env(fleet, spec, "reception"),
+        env=_secret_env(fleet, spec, bot="reception", gemini=False),
         resources=pods.resources_for(spec, None),
         serving=True,
     )
@@ -135,7 +142,7 @@ def persona_deployment(
 ) -> dict[str, Any]:
     """Return one persona worker's Deployment (its own token, its own model override)."""
     persona_spec = spec.personas.get(persona)
-    env = _bot_env(fleet, spec, persona)
+    env = _secret_env(fleet, spec, bot=persona, gemini=True)
     if persona_spec.model:
         # `env` wins over `envFrom`, so only this persona uses the other model.
         env.append({"name": Env.GEMINI_MODEL.value, "value": persona_spec.model})
@@ -173,8 +180,8 @@ def pipeline_cronjob(fleet: FleetRef, spec: FleetSpec) -> dict[str, Any]:
         spec,
         name="pipeline",
         argv=command(Role.PIPELINE),
-        # The daily report is posted by SPECTRA.
-        env=_bot_env(fleet, spec, "spectra"),
+        # The Daily Report is handed to SPECTRA's worker through Redis, which posts it.
+        env=_secret_env(fleet, spec, bot=None, gemini=True),
         resources=pods.resources_for(spec, pipeline.resources),
         serving=False,
     )
