@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what AgentFleet needs, idempotently: the pinned Python packages in .venv, and
-# with --for-tests also the Debian packages the tests use (when running as root on Debian,
-# as CI does): redis-server, and headless Chromium for the browser test.
+# with --for-tests also what the tests use: Debian packages (when running as root on
+# Debian, as CI does) redis-server, bubblewrap and headless Chromium, and the local
+# Kubernetes control plane built from the Go module proxy (scripts/cluster.sh build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,8 @@ apt_install() {
 
 if [ "${1:-}" = "--for-tests" ]; then
   command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  # Starts a container's command as the image's user on a read-only root filesystem.
+  command -v bwrap >/dev/null 2>&1 || apt_install bubblewrap
   # The fonts make the page's Japanese text and the personas' emoji visible in the
   # screenshot the browser test keeps.
   if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
@@ -32,4 +35,9 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q --disable-pip-version-check -e ".[sandbox,dev]"
   echo "$want" > "$stamp"
+fi
+
+if [ "${1:-}" = "--for-tests" ]; then
+  # About 10 minutes the first time; cached outside the repository afterwards.
+  bash scripts/cluster.sh build >/dev/null
 fi
