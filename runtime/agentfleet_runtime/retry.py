@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Final, TypeVar
 
 T = TypeVar("T")
+E = TypeVar("E", bound=BaseException)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +70,9 @@ async def retry(
     attempt: Callable[[], Awaitable[T]],
     policy: RetryPolicy,
     *,
-    retry_on: type[BaseException] | tuple[type[BaseException], ...],
-    delay_hint: Callable[[BaseException], float | None] | None = None,
-    before_wait: Callable[[int, BaseException, float], None] | None = None,
+    retry_on: type[E] | tuple[type[E], ...],
+    delay_hint: Callable[[E], float | None] | None = None,
+    before_wait: Callable[[int, E, float], None] | None = None,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> T:
     """Await ``attempt()`` until it returns, retrying the exceptions in ``retry_on``.
