@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import re
 from datetime import time
-from typing import Literal
+from typing import Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agentfleet_runtime.contract import CHANNELS, PERSONAS, SECRET_ENV, TOKEN_ENV, Env, Role
+from agentfleet_runtime.retry import GEMINI_REQUEST
 
 #: What ``ENVIRONMENT`` implies for autonomous speech unless overridden (the guide's numbers).
 SPEECH_DEFAULTS: dict[str, tuple[float, float]] = {
@@ -77,7 +78,8 @@ class Settings(BaseSettings):
     GEMINI_EMBEDDING_DIMENSIONS: int = Field(default=768, ge=1, le=2000)
     GEMINI_REQUESTS_PER_MINUTE: int = Field(default=10, ge=1)
     GEMINI_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
-    GEMINI_MAX_ATTEMPTS: int = Field(default=4, ge=1, le=10)
+    # cast: GEMINI_REQUEST has a limit (a Gemini call is never retried forever).
+    GEMINI_MAX_ATTEMPTS: int = Field(default=cast(int, GEMINI_REQUEST.max_attempts), ge=1, le=10)
 
     REDIS_URL: SecretStr = SecretStr("redis://localhost:6379")
     POSTGRESQL_URL: SecretStr | None = None
