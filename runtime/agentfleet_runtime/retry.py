@@ -114,6 +114,9 @@ because a consumer has nothing better to do until it is stopped.
 INBOX_PUBLISH: Final = RetryPolicy(initial=0.2, cap=5.0)
 """Reception holding a message while Redis is away; ``Inbox.give_up_after`` bounds it."""
 
+BOT_REGISTRATION: Final = RetryPolicy(initial=2.0, multiplier=1.0)
+"""Recording a logged-in bot's user id in Redis, which the router needs: every 2 s until done."""
+
 DISCORD_RESTART: Final = RetryPolicy(initial=1.0, cap=60.0)
 """A Discord client whose ``start()`` died; each restart logs in again, which Discord limits."""
 

@@ -51,7 +51,7 @@ from agentfleet_runtime.pipeline import (
     run_migrate,
     run_pipeline,
 )
-from agentfleet_runtime.retry import PIPELINE_RUN, retry
+from agentfleet_runtime.retry import BOT_REGISTRATION, PIPELINE_RUN, retry
 
 log = logging.getLogger(__name__)
 
@@ -293,15 +293,20 @@ class FleetProcess:
         """Record the bot's Discord user id in Redis so the router can recognise it."""
         await self._until_ready(supervisor)
         user = supervisor.client.user
-        while user is not None and not self.stop.is_set():
-            try:
+        if user is None:
+            return
+
+        async def attempt() -> None:
+            if not self.stop.is_set():  # no new attempt once the process is stopping
                 await self.redis.hset(self.keys.bots, name, str(user.id))
                 log.info("%s logged in as %s (%s)", name, user.name, user.id)
-                return
-            except Exception as error:
-                log.warning("WARN could not register %s: %s", name, error.__class__.__name__)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stop.wait(), 2)
+
+        def warn(_attempt: int, error: Exception, _wait: float) -> None:
+            log.warning("WARN could not register %s: %s", name, error.__class__.__name__)
+
+        await retry(
+            attempt, BOT_REGISTRATION, retry_on=Exception, before_wait=warn, sleep=self._pause
+        )
 
     async def _pause(self, seconds: float) -> None:
         """Wait ``seconds``, or less if the process is stopping (a ``sleep`` for retries)."""
