@@ -107,8 +107,9 @@ async def retry(
 REDIS_RECONNECT: Final = RetryPolicy(initial=0.4, cap=5.0, jitter=0.5)
 """A stream consumer (router, persona worker) waiting for Redis to come back.
 
-Jittered because every consumer of every pod loses Redis at the same moment; unlimited
-because a consumer has nothing better to do until it is stopped.
+Also its pause after a failed handler, whose entry stays pending to be read again. Jittered
+because every consumer of every pod loses Redis at the same moment; unlimited because a
+consumer has nothing better to do until it is stopped.
 """
 
 INBOX_PUBLISH: Final = RetryPolicy(initial=0.2, cap=5.0)
