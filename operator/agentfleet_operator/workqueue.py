@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import replace
 from typing import Generic, TypeVar
 
 from agentfleet_operator import metrics
+from agentfleet_runtime.retry import RECONCILE
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +35,11 @@ class WorkQueue(Generic[K]):
         *,
         concurrency: int = 8,
         debounce: float = 0.2,
-        backoff: tuple[float, float] = (1.0, 300.0),
+        backoff: tuple[float, float] = (RECONCILE.initial, RECONCILE.cap),
     ) -> None:
         self._worker = worker
         self._debounce = debounce
-        self._backoff_min, self._backoff_max = backoff
+        self._backoff = replace(RECONCILE, initial=backoff[0], cap=backoff[1])
         self._queue: asyncio.Queue[K] = asyncio.Queue()
         self._queued: set[K] = set()
         self._running: set[K] = set()
@@ -98,7 +100,7 @@ class WorkQueue(Generic[K]):
             if result == "error":
                 failures = self._failures.get(key, 0) + 1
                 self._failures[key] = failures
-                delay = min(self._backoff_max, self._backoff_min * 2 ** (failures - 1))
+                delay = self._backoff.delay(failures)
                 self.add(key, delay=delay)
             else:
                 self._failures.pop(key, None)

@@ -1,8 +1,9 @@
 """The runtime's contract with whatever deploys it: roles, commands, ports, variables.
 
-The operator imports this module (and nothing else from the runtime) to build Pods, so a
-change here is a change to both sides at once. Keep it free of third-party imports: the
-operator must be able to import it without pulling the runtime's dependencies' weight.
+The operator imports this module to build Pods, so a change here is a change to both sides
+at once. Keep it free of third-party imports: the operator must be able to import it (and
+:mod:`agentfleet_runtime.retry`, the only other runtime module it uses) without pulling the
+runtime's dependencies' weight.
 """
 
 from __future__ import annotations

@@ -51,11 +51,10 @@ from agentfleet_runtime.pipeline import (
     run_migrate,
     run_pipeline,
 )
+from agentfleet_runtime.retry import BOT_REGISTRATION, PIPELINE_RUN, retry
 
 log = logging.getLogger(__name__)
 
-PIPELINE_RETRY_DELAYS = (60.0, 300.0, 900.0)
-"""Pauses after a failed in-process pipeline run before the next of its three tries."""
 SPEECH_BUDGET_SHARE = 0.5
 """Autonomous speech may start only while less than this share of the Gemini budget is used."""
 
@@ -225,18 +224,15 @@ class FleetProcess:
             return
         gemini, day = self.gemini, due.day - timedelta(days=1)
 
+        async def attempt() -> None:
+            if not self.stop.is_set():  # no new run once the process is stopping
+                await run_in_process(self.settings, self.redis, gemini, day)
+
         async def run() -> None:
             # Each failure is logged as ERROR 長期記憶 by the pipeline. The run is idempotent
             # per date, so retrying later (as the CronJob's backoffLimit does) is safe.
-            for delay in PIPELINE_RETRY_DELAYS:
-                try:
-                    await run_in_process(self.settings, self.redis, gemini, day)
-                    return
-                except PipelineError:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.stop.wait(), delay)
-                    if self.stop.is_set():
-                        return
+            with contextlib.suppress(PipelineError):
+                await retry(attempt, PIPELINE_RUN, retry_on=PipelineError, sleep=self._pause)
 
         # In the background: the scheduler must keep ticking while the pipeline runs.
         task = asyncio.create_task(run(), name=f"pipeline-{day}")
@@ -297,15 +293,25 @@ class FleetProcess:
         """Record the bot's Discord user id in Redis so the router can recognise it."""
         await self._until_ready(supervisor)
         user = supervisor.client.user
-        while user is not None and not self.stop.is_set():
-            try:
+        if user is None:
+            return
+
+        async def attempt() -> None:
+            if not self.stop.is_set():  # no new attempt once the process is stopping
                 await self.redis.hset(self.keys.bots, name, str(user.id))
                 log.info("%s logged in as %s (%s)", name, user.name, user.id)
-                return
-            except Exception as error:
-                log.warning("WARN could not register %s: %s", name, error.__class__.__name__)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stop.wait(), 2)
+
+        def warn(_attempt: int, error: Exception, _wait: float) -> None:
+            log.warning("WARN could not register %s: %s", name, error.__class__.__name__)
+
+        await retry(
+            attempt, BOT_REGISTRATION, retry_on=Exception, before_wait=warn, sleep=self._pause
+        )
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if the process is stopping (a ``sleep`` for retries)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), seconds)
 
     # -- readiness -----------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ as an ERROR naming the message, so nothing is ever dropped silently.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -18,6 +17,7 @@ from agentfleet_runtime.bus.codec import FIELD, encode_message
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.bus.streams import REDIS_DOWN
 from agentfleet_runtime.observability.metrics import DEPENDENCY_UP, ERRORS
+from agentfleet_runtime.retry import INBOX_PUBLISH, retry
 
 log = logging.getLogger(__name__)
 
@@ -39,30 +39,33 @@ class Inbox:
         """Append ``message`` to the inbox; False only when Redis stayed away too long."""
         payload = encode_message(message)
         deadline = time.monotonic() + self.give_up_after
-        attempt = 0
-        while True:
+
+        async def append() -> bool:
             try:
                 await self.redis.xadd(
                     self.keys.inbox, {FIELD: payload}, maxlen=INBOX_MAXLEN, approximate=True
                 )
-                DEPENDENCY_UP.labels(dependency="redis").set(1)
-                return True
-            except REDIS_DOWN as error:
-                attempt += 1
+            except REDIS_DOWN:
                 DEPENDENCY_UP.labels(dependency="redis").set(0)
                 ERRORS.labels(component="redis").inc()
-                if time.monotonic() >= deadline:
-                    log.error(
-                        "ERROR message %s in channel %s not queued: Redis unreachable for %.0fs",
-                        message.message_id,
-                        message.channel_id,
-                        self.give_up_after,
-                    )
-                    return False
-                log.warning(
-                    "WARN inbox publish of message %s failed (%s); retry %d",
+                if time.monotonic() < deadline:
+                    raise
+                log.error(
+                    "ERROR message %s in channel %s not queued: Redis unreachable for %.0fs",
                     message.message_id,
-                    error.__class__.__name__,
-                    attempt,
+                    message.channel_id,
+                    self.give_up_after,
                 )
-                await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+                return False
+            DEPENDENCY_UP.labels(dependency="redis").set(1)
+            return True
+
+        def warn(attempt: int, error: BaseException, _wait: float) -> None:
+            log.warning(
+                "WARN inbox publish of message %s failed (%s); retry %d",
+                message.message_id,
+                error.__class__.__name__,
+                attempt,
+            )
+
+        return await retry(append, INBOX_PUBLISH, retry_on=REDIS_DOWN, before_wait=warn)

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,6 +25,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from agentfleet_runtime.observability.metrics import DEPENDENCY_UP, ERRORS
+from agentfleet_runtime.retry import REDIS_RECONNECT
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +194,5 @@ class StreamConsumer:
 
     async def _pause(self, stop: asyncio.Event) -> None:
         self._failures += 1
-        delay = min(0.2 * 2 ** min(self._failures, 5), 5.0) * (0.5 + random.random())
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
+            await asyncio.wait_for(stop.wait(), REDIS_RECONNECT.delay(self._failures))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import time
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -32,6 +32,7 @@ from agentfleet_runtime.contract import (
     check_time_of_day,
     check_time_zone,
 )
+from agentfleet_runtime.retry import GEMINI_REQUEST
 
 
 class ConfigurationError(Exception):
@@ -81,7 +82,8 @@ class Settings(BaseSettings):
     )
     GEMINI_REQUESTS_PER_MINUTE: int = Field(default=10, ge=1)
     GEMINI_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
-    GEMINI_MAX_ATTEMPTS: int = Field(default=4, ge=1, le=10)
+    # cast: GEMINI_REQUEST has a limit (a Gemini call is never retried forever).
+    GEMINI_MAX_ATTEMPTS: int = Field(default=cast(int, GEMINI_REQUEST.max_attempts), ge=1, le=10)
 
     REDIS_URL: SecretStr = SecretStr("redis://localhost:6379")
     POSTGRESQL_URL: SecretStr | None = None

@@ -13,10 +13,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any, Final
 
 import discord
+
+from agentfleet_runtime.retry import DISCORD_RESTART
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +47,9 @@ class ClientState(StrEnum):
 class ClientSupervisor:
     """Runs ``client.start(token)`` in a task and restarts it when it dies.
 
-    The delay before a restart starts at ``initial_backoff`` and doubles up to
-    ``max_backoff``; it resets once a client has stayed READY for ``stable_after`` seconds.
+    The delay before a restart follows :data:`~agentfleet_runtime.retry.DISCORD_RESTART`
+    (``initial_backoff`` and ``max_backoff`` override its first and longest wait); it starts
+    over once a client has stayed up for ``stable_after`` seconds.
     The token is held only in memory and never logged.
     """
 
@@ -55,8 +59,8 @@ class ClientSupervisor:
         token: str,
         *,
         name: str,
-        initial_backoff: float = 1.0,
-        max_backoff: float = 60.0,
+        initial_backoff: float = DISCORD_RESTART.initial,
+        max_backoff: float = DISCORD_RESTART.cap,
         stable_after: float = 60.0,
     ) -> None:
         if initial_backoff <= 0 or max_backoff < initial_backoff:
@@ -64,8 +68,7 @@ class ClientSupervisor:
         self.client = client
         self._token = token
         self.name = name
-        self.initial_backoff = initial_backoff
-        self.max_backoff = max_backoff
+        self.backoff = replace(DISCORD_RESTART, initial=initial_backoff, cap=max_backoff)
         self.stable_after = stable_after
         self.restarts = 0
         """How many times ``start()`` has been restarted after dying."""
@@ -133,7 +136,7 @@ class ClientSupervisor:
         self._state = ClientState.CLOSED
 
     async def _run(self) -> None:
-        delay = self.initial_backoff
+        failures = 0
         loop = asyncio.get_running_loop()
         while not self._closing.is_set():
             self._state = ClientState.STARTING
@@ -159,14 +162,15 @@ class ClientSupervisor:
             self.last_error = error
             await self._reset()
             if loop.time() - started >= self.stable_after:
-                delay = self.initial_backoff
+                failures = 0
+            failures += 1
+            delay = self.backoff.delay(failures)
             self._state = ClientState.BACKOFF
             log.warning("WARN %s: restarting Discord client in %.1fs (%s)", self.name, delay, error)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), delay)
             if self._closing.is_set():
                 break
-            delay = min(delay * 2, self.max_backoff)
             self.restarts += 1
         self._state = ClientState.CLOSED
 

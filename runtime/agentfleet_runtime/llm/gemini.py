@@ -22,13 +22,12 @@ import asyncio
 import json
 import logging
 import math
-import random
 import re
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Final, Literal, NamedTuple, Protocol, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, Final, Literal, NamedTuple, Protocol, TypeVar, cast
 
 import aiohttp
 from google import genai
@@ -42,6 +41,7 @@ from agentfleet_runtime.observability.metrics import (
     GEMINI_CALLS,
     GEMINI_LATENCY,
 )
+from agentfleet_runtime.retry import GEMINI_REQUEST, retry
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +84,12 @@ class GeminiSettings(BaseModel):
     embedding_dimensions: int = Field(default=768, ge=1, le=3072)
     timeout_seconds: float = Field(default=30.0, gt=0)
     """Per request, not per call: a call may make up to ``max_attempts`` requests."""
-    max_attempts: int = Field(default=4, ge=1)
+    # cast: GEMINI_REQUEST has a limit (a Gemini call is never retried forever).
+    max_attempts: int = Field(default=cast(int, GEMINI_REQUEST.max_attempts), ge=1)
     """Requests per call, the first one included."""
-    backoff_base_seconds: float = Field(default=1.0, ge=0)
-    """First backoff when the server gives no RetryInfo; doubles per attempt, with jitter."""
-    backoff_max_seconds: float = Field(default=30.0, ge=0)
+    backoff_base_seconds: float = Field(default=GEMINI_REQUEST.initial, ge=0)
+    """First backoff when the server gives no RetryInfo; grows per attempt, with jitter."""
+    backoff_max_seconds: float = Field(default=GEMINI_REQUEST.cap, ge=0)
     max_retry_delay_seconds: float = Field(default=60.0, ge=0)
     """When a 429 asks us to wait longer than this, give up at once instead of sleeping."""
 
@@ -156,6 +157,18 @@ class _Malformed(Exception):
 
 class _Empty(Exception):
     """A well-formed response without any text."""
+
+
+class _Failed(Exception):
+    """A request failed; ``failure`` says how, and whether another request may help."""
+
+    def __init__(self, failure: _Failure) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
+
+
+class _Retryable(_Failed):
+    """A failed request worth sending again."""
 
 
 _RETRY_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
@@ -226,6 +239,12 @@ class GeminiClient:
         self.settings = settings
         self._limiter = rate_limiter
         self._secret = settings.api_key.get_secret_value()
+        self._retry = replace(
+            GEMINI_REQUEST,
+            initial=settings.backoff_base_seconds,
+            cap=settings.backoff_max_seconds,
+            max_attempts=settings.max_attempts,
+        )
         self._session = session
         http_options = types.HttpOptions(
             base_url=settings.base_url,
@@ -454,12 +473,6 @@ class GeminiClient:
             return _Failure("malformed", self._redact(f"malformed response: {exc}"), True)
         return None
 
-    def _backoff(self, attempt: int) -> float:
-        base = self.settings.backoff_base_seconds * (2.0 ** (attempt - 1))
-        capped = min(self.settings.backoff_max_seconds, base)
-        # Jitter spreads the retries of the pods that all hit the same outage.
-        return capped * random.uniform(0.5, 1.0)
-
     async def _call(
         self,
         kind: str,
@@ -469,72 +482,84 @@ class GeminiClient:
     ) -> tuple[R, int]:
         """Run ``send`` then ``check`` with retries; return the result and requests made."""
         max_attempts = self.settings.max_attempts
-        started = time.monotonic()
+        attempts = 0
         empties = 0
-        failure: _Failure | None = None
-        attempt = 0
-        try:
-            while attempt < max_attempts:
-                attempt += 1
-                if self._limiter is not None:
-                    await self._limiter.acquire()
-                try:
-                    async with asyncio.timeout(self._guard_seconds):
-                        raw = await send()
-                    result = check(raw)
-                except _Empty as exc:
-                    empties += 1
-                    failure = _Failure("empty", f"empty answer: {exc}", empties < 2)
-                except Exception as exc:
-                    classified = self._classify(exc)
-                    if classified is None:
-                        raise
-                    failure = classified
-                else:
-                    GEMINI_CALLS.labels(model=model, kind=kind, status="ok").inc()
-                    return result, attempt
-                GEMINI_CALLS.labels(model=model, kind=kind, status=failure.status).inc()
-                if not failure.retryable or attempt >= max_attempts:
-                    break
-                delay = (
-                    failure.retry_after
-                    if failure.retry_after is not None
-                    else self._backoff(attempt)
-                )
-                if delay > self.settings.max_retry_delay_seconds:
-                    log.warning(
-                        "Gemini %s %s failed (%s); server asks to wait %.1fs, more than "
-                        "the %.1fs allowed: giving up",
-                        kind,
-                        model,
-                        failure.reason,
-                        delay,
-                        self.settings.max_retry_delay_seconds,
-                    )
-                    break
+
+        async def attempt() -> R:
+            nonlocal attempts, empties
+            attempts += 1
+            if self._limiter is not None:
+                await self._limiter.acquire()
+            try:
+                async with asyncio.timeout(self._guard_seconds):
+                    raw = await send()
+                result = check(raw)
+            except _Empty as exc:
+                empties += 1
+                failure = _Failure("empty", f"empty answer: {exc}", empties < 2)
+            except Exception as exc:
+                classified = self._classify(exc)
+                if classified is None:
+                    raise
+                failure = classified
+            else:
+                GEMINI_CALLS.labels(model=model, kind=kind, status="ok").inc()
+                return result
+            GEMINI_CALLS.labels(model=model, kind=kind, status=failure.status).inc()
+            if failure.retryable:
+                raise _Retryable(failure)
+            raise _Failed(failure)
+
+        def server_delay(error: _Retryable) -> float | None:
+            return error.failure.retry_after
+
+        def before_wait(number: int, error: _Retryable, delay: float) -> None:
+            reason = error.failure.reason
+            if delay > self.settings.max_retry_delay_seconds:
                 log.warning(
-                    "Gemini %s %s attempt %d/%d failed (%s); retrying in %.2fs",
+                    "Gemini %s %s failed (%s); server asks to wait %.1fs, more than "
+                    "the %.1fs allowed: giving up",
                     kind,
                     model,
-                    attempt,
-                    max_attempts,
-                    failure.reason,
+                    reason,
                     delay,
+                    self.settings.max_retry_delay_seconds,
                 )
-                await asyncio.sleep(delay)
+                raise _Failed(error.failure)
+            log.warning(
+                "Gemini %s %s attempt %d/%d failed (%s); retrying in %.2fs",
+                kind,
+                model,
+                number,
+                max_attempts,
+                reason,
+                delay,
+            )
+
+        started = time.monotonic()
+        try:
+            result = await retry(
+                attempt,
+                self._retry,
+                retry_on=_Retryable,
+                delay_hint=server_delay,
+                before_wait=before_wait,
+            )
+            return result, attempts
+        except _Failed as failed:
+            failure = failed.failure
         finally:
             GEMINI_LATENCY.labels(model=model, kind=kind).observe(time.monotonic() - started)
-        assert failure is not None  # the loop ran at least once and did not return
         ERRORS.labels(component="gemini").inc()
         message = self._redact(
-            f"Gemini {kind} with {model} failed after {attempt} request(s): {failure.reason}"
+            f"Gemini {kind} with {model} failed after {attempts} request(s): {failure.reason}"
         )
         log.error("%s", message)
         if failure.status == "empty":
-            raise LLMEmptyResponse(message, attempts=attempt, status=failure.status) from None
+            raise LLMEmptyResponse(message, attempts=attempts, status=failure.status) from None
         if not failure.retryable:
-            raise LLMRequestRejected(message, attempts=attempt, status=failure.status) from None
-        raise LLMUnavailable(message, attempts=attempt, status=failure.status) from None
+            raise LLMRequestRejected(message, attempts=attempts, status=failure.status) from None
+        raise LLMUnavailable(message, attempts=attempts, status=failure.status) from None
 
 
 def _embedding_values(
