@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -45,8 +45,6 @@ _FIRST_HUMAN_ID: Final = _FIXED_BASE + 31
 DEFAULT_TOKENS: Final[Mapping[str, str]] = {key: f"sandbox-{key}-token" for key in BOTS}
 
 # Gateway intents the server honours (discord.Intents bit positions).
-INTENT_GUILDS: Final = 1 << 0
-INTENT_GUILD_MEMBERS: Final = 1 << 1
 INTENT_GUILD_MESSAGES: Final = 1 << 9
 INTENT_GUILD_MESSAGE_TYPING: Final = 1 << 11
 INTENT_MESSAGE_CONTENT: Final = 1 << 15
@@ -499,7 +497,6 @@ class World:
         self,
         content: str,
         *,
-        extra: Iterable[int] = (),
         allowed_mentions: Mapping[str, Any] | None,
         replied_author: User | None,
     ) -> tuple[int, ...]:
@@ -509,7 +506,6 @@ class World:
         without it every parsed user is, plus the replied-to author.
         """
         parsed = [int(m) for m in _MENTION_RE.findall(content)]
-        parsed.extend(extra)
         candidates = [uid for uid in dict.fromkeys(parsed) if uid in self.users]
         if allowed_mentions is None:
             chosen = candidates
@@ -532,7 +528,6 @@ class World:
         reference_id: int | None = None,
         nonce: str | None = None,
         allowed_mentions: dict[str, Any] | None = None,
-        extra_mentions: Iterable[int] = (),
         flags: int = 0,
         msg_type: int | None = None,
         webhook_id: int | None = None,
@@ -556,7 +551,6 @@ class World:
             reference_id=reference_id,
             mention_ids=self.mentions_for(
                 content,
-                extra=extra_mentions,
                 allowed_mentions=allowed_mentions,
                 replied_author=replied_author,
             ),
