@@ -580,6 +580,13 @@ class World:
             self._by_nonce[(message.author.id, channel_id, str(nonce))] = message
         return message
 
+    def remove_message(self, message: Message) -> None:
+        """Forget ``message`` (no dispatch; the server tells the clients)."""
+        self.messages.pop(message.id, None)
+        history = self.history[message.channel_id]
+        if message in history:
+            history.remove(message)
+
     # -- application commands ----------------------------------------------------------
 
     def put_commands(
