@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import signal
 import sys
@@ -522,3 +523,95 @@ async def test_heartbeat_latency_is_a_network_round_trip(
         sum(range(20_000))
         await asyncio.sleep(0)
     assert 0 < client.latency < 0.1
+
+
+class Watcher(Recorder):
+    """A reader that also records edits and deletions as the gateway reports them."""
+
+    def __init__(self) -> None:
+        super().__init__(reader_intents())
+        self.edits: list[tuple[int, str]] = []
+        self.deletes: list[int] = []
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        self.edits.append((payload.message_id, payload.data.get("content", "")))
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        self.deletes.append(payload.message_id)
+
+
+async def test_edit_and_delete_reach_other_clients(
+    discord_server: DiscordServer, start_client: Start
+) -> None:
+    watcher = await start_client(Watcher(), "reception")
+    spectra = await start_client(Recorder(), "spectra")
+    lynq = await start_client(Recorder(), "lynq")
+    cid = discord_server.channel_id("lounge")
+    sent = await spectra.get_partial_messageable(cid).send("下書き")
+
+    edited = await sent.edit(content="清書")
+    assert edited.content == "清書" and edited.edited_at is not None
+    await discord_server.wait_for(lambda: bool(watcher.edits))
+    assert watcher.edits == [(sent.id, "清書")]
+    assert discord_server.messages("lounge")[0].content == "清書"
+
+    # Only the author may edit: another bot gets Discord's 403 and changes nothing.
+    theirs = await lynq.get_partial_messageable(cid).fetch_message(sent.id)
+    try:
+        await theirs.edit(content="乗っ取り")
+    except discord.Forbidden as exc:
+        assert exc.code == 50005
+    else:
+        raise AssertionError("a bot edited another bot's message")
+    assert discord_server.messages("lounge")[0].content == "清書"
+
+    await sent.delete()
+    await discord_server.wait_for(lambda: bool(watcher.deletes))
+    assert watcher.deletes == [sent.id]
+    assert discord_server.messages("lounge") == []
+    try:
+        await spectra.get_partial_messageable(cid).fetch_message(sent.id)
+    except discord.NotFound as exc:
+        assert exc.code == 10008
+    else:
+        raise AssertionError("a deleted message could still be fetched")
+
+
+async def test_history_pages_and_fetch_message(
+    discord_server: DiscordServer, start_client: Start
+) -> None:
+    paz = await start_client(Recorder(), "paz")
+    channel = paz.get_partial_messageable(discord_server.channel_id("creation"))
+    sent = [await channel.send(f"案{n}") for n in range(5)]
+    ids = [m.id for m in sent]
+
+    assert (await channel.fetch_message(ids[2])).content == "案2"
+    before = [m.id async for m in channel.history(limit=2, before=sent[3])]
+    assert before == [ids[2], ids[1]]  # newest first
+    after = [m.id async for m in channel.history(limit=2, after=sent[1])]
+    assert after == [ids[2], ids[3]]  # oldest first, as discord.py asks for with after=
+    around = sorted([m.id async for m in channel.history(limit=3, around=sent[2])])
+    assert around == ids[1:4]
+    latest = [m.id async for m in channel.history(limit=3)]
+    assert latest == ids[:1:-1]
+
+
+async def test_send_limits_are_discords(discord_server: DiscordServer, start_client: Start) -> None:
+    lynq = await start_client(Recorder(), "lynq")
+    channel = lynq.get_partial_messageable(discord_server.channel_id("development"))
+
+    async def refused(**send: object) -> tuple[int, int]:
+        try:
+            await channel.send(**send)  # type: ignore[call-overload]
+        except discord.HTTPException as exc:
+            return exc.status, exc.code
+        raise AssertionError(f"send({send}) was accepted")
+
+    assert await refused(content="長" * 2001) == (400, 50035)
+    assert await refused(content="   ") == (400, 50006)
+    assert await refused(content="n", nonce="x" * 26) == (400, 50035)
+    assert discord_server.messages("development") == []
+    # Exactly 2000 characters is allowed, and a file turns the body into multipart.
+    await channel.send("長" * 2000)
+    await channel.send("ログを添付", file=discord.File(io.BytesIO(b"trace"), "build.log"))
+    assert [len(m.content) for m in discord_server.messages("development")] == [2000, 5]
