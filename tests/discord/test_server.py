@@ -8,7 +8,7 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import discord
@@ -615,3 +615,35 @@ async def test_send_limits_are_discords(discord_server: DiscordServer, start_cli
     await channel.send("長" * 2000)
     await channel.send("ログを添付", file=discord.File(io.BytesIO(b"trace"), "build.log"))
     assert [len(m.content) for m in discord_server.messages("development")] == [2000, 5]
+
+
+async def test_users_guild_channels_and_members_can_be_fetched(
+    discord_server: DiscordServer, start_client: Start
+) -> None:
+    client = await start_client(Recorder(), "spectra")
+
+    async def not_found(fetch: Awaitable[object]) -> int:
+        try:
+            await fetch
+        except discord.NotFound as exc:
+            return exc.code
+        raise AssertionError("fetching an unknown object succeeded")
+
+    alice = await client.fetch_user(discord_server.user_id("alice"))
+    assert (alice.name, alice.bot) == ("alice", False)
+    assert await not_found(client.fetch_user(1)) == 10013
+    app = await client.application_info()
+    assert (app.id, app.name) == (discord_server.user_id("spectra"), "SPECTRA")
+
+    guild = await client.fetch_guild(discord_server.guild_id)
+    assert guild.name == "AgentFleet Sandbox"
+    assert await not_found(client.fetch_guild(1)) == 10004
+    channels = await guild.fetch_channels()
+    assert {c.name: c.id for c in channels} == discord_server.channel_ids
+    member = await guild.fetch_member(discord_server.user_id("paz"))
+    assert member.display_name == "PAZ"
+    assert await not_found(guild.fetch_member(1)) == 10007
+
+    channel = await client.fetch_channel(discord_server.channel_id("lounge"))
+    assert isinstance(channel, discord.TextChannel) and channel.name == "lounge"
+    assert await not_found(client.fetch_channel(1)) == 10003
