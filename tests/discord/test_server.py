@@ -647,3 +647,53 @@ async def test_users_guild_channels_and_members_can_be_fetched(
     channel = await client.fetch_channel(discord_server.channel_id("lounge"))
     assert isinstance(channel, discord.TextChannel) and channel.name == "lounge"
     assert await not_found(client.fetch_channel(1)) == 10003
+
+
+async def test_global_429_is_waited_out_and_the_send_delivered_once(
+    discord_server: DiscordServer, start_client: Start
+) -> None:
+    spectra = await start_client(Recorder(), "spectra")
+    discord_server.inject_rate_limit(1, retry_after=0.3, route=None, is_global=True)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    await spectra.get_partial_messageable(discord_server.channel_id("lounge")).send("全体制限")
+
+    assert loop.time() - started >= 0.29  # discord.py honoured retry_after
+    assert [m.content for m in discord_server.messages("lounge")] == ["全体制限"]
+    assert [s for (_m, _r, s) in discord_server.request_log[-2:]] == [429, 200]
+
+
+async def test_control_api_faults_reach_real_clients(
+    discord_server: DiscordServer, start_client: Start
+) -> None:
+    reception = await start_client(Recorder(reader_intents()), "reception")
+    lynq = await start_client(Recorder(), "lynq")
+    control = f"{discord_server.base_url}/_control/faults"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{control}/close-gateway", json={"bot": "reception"}) as resp:
+            assert await resp.json() == {"closed": 1}
+        await discord_server.wait_for(lambda: reception.resumed == 1)
+
+        limit = {"count": 1, "bot": "lynq", "retry_after": 0.05}
+        async with http.post(f"{control}/rate-limit", json=limit) as resp:
+            assert await resp.json() == {"pending": 1}
+        async with http.post(f"{control}/rest-delay", json={"seconds": 0.3}) as resp:
+            assert await resp.json() == {"seconds": 0.3}
+        channel = lynq.get_partial_messageable(discord_server.channel_id("development"))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        sent = await channel.send("遅くて制限つき")
+        assert loop.time() - started >= 0.59  # two delayed answers: the 429 and the retry
+        async with http.post(f"{control}/clear") as resp:
+            assert await resp.json() == {"cleared": True}
+        started = loop.time()
+        await channel.send("もう速い")
+        assert loop.time() - started < 0.3
+
+    got = await reception.next_message(lambda m: m.id == sent.id)
+    assert got.content == "遅くて制限つき"
+    assert [m.content for m in discord_server.messages("development")] == [
+        "遅くて制限つき",
+        "もう速い",
+    ]
