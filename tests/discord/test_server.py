@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import discord
@@ -697,3 +698,76 @@ async def test_control_api_faults_reach_real_clients(
         "遅くて制限つき",
         "もう速い",
     ]
+
+
+class ShowAndTell(Recorder):
+    """Global commands: /show answers, reads its answer back and deletes it; /whisper is private."""
+
+    def __init__(self) -> None:
+        super().__init__(reader_intents())
+        self.tree = app_commands.CommandTree(self)
+        self.read_back: list[str] = []
+
+        @self.tree.command(name="show", description="Answer, read back, delete")
+        async def show(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("見せる")
+            self.read_back.append((await interaction.original_response()).content)
+            await interaction.delete_original_response()
+
+        @self.tree.command(name="whisper", description="An answer only the invoker sees")
+        async def whisper(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("内緒", ephemeral=True)
+
+    async def setup_hook(self) -> None:
+        await self.tree.sync()  # global, not per guild
+
+
+async def test_global_commands_original_response_and_ephemeral_privacy(
+    discord_server: DiscordServer, start_client: Start
+) -> None:
+    bot = await start_client(ShowAndTell(), "reception")
+    watcher = await start_client(Watcher(), "spectra")
+    assert sorted(c.name for c in await bot.tree.fetch_commands()) == ["show", "whisper"]
+
+    shown = await discord_server.invoke_command("lounge", "/show")
+    reply = await discord_server.wait_for_interaction_reply(shown.id)
+    await discord_server.wait_for(lambda: bool(watcher.deletes))
+    assert bot.read_back == ["見せる"]
+    assert watcher.deletes == [reply.id]
+    assert [m.content for m in watcher.seen] == ["見せる"]  # others saw it before it went
+    assert discord_server.messages("lounge") == []
+
+    whispered = await discord_server.invoke_command("lounge", "/whisper")
+    private = await discord_server.wait_for_interaction_reply(whispered.id)
+    assert private.content == "内緒" and private.ephemeral
+    # Gateway events arrive in order: once a later message is seen, the whisper was not sent.
+    marker = await discord_server.post_as_human("lounge", "その後")
+    await watcher.next_message(lambda m: m.id == marker.id)
+    assert "内緒" not in [m.content for m in watcher.seen]
+
+
+async def test_page_feed_follows_typing_edits_and_deletes(
+    discord_server: DiscordServer, start_client: Start
+) -> None:
+    paz = await start_client(Recorder(), "paz")
+    channel = paz.get_partial_messageable(discord_server.channel_id("creation"))
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{discord_server.base_url}/_control/events") as stream,
+    ):
+        assert (await stream.content.readline()).startswith(b": connected")
+        async with channel.typing():
+            sent = await channel.send("たたき台")
+        await sent.edit(content="改訂版")
+        await sent.delete()
+
+        events: list[dict[str, Any]] = []
+        async with asyncio.timeout(5):
+            while len(events) < 4:
+                line = await stream.content.readline()
+                if line.startswith(b"data: "):
+                    events.append(json.loads(line[len(b"data: ") :]))
+    assert [e["type"] for e in events] == ["typing", "message", "message_update", "message_delete"]
+    assert events[0]["data"]["user"] == "paz"
+    assert events[2]["data"]["content"] == "改訂版"
+    assert events[3]["data"]["id"] == str(sent.id)
