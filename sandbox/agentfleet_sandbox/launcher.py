@@ -69,6 +69,17 @@ def uses_real_discord(environ: dict[str, str]) -> bool:
     return all(environ.get(name.value) for name in TOKEN_ENV.values())
 
 
+def discord_env(server: DiscordServer) -> dict[str, str]:
+    """The settings that point the fleet at the local Discord server: tokens, URLs, ids."""
+    env = {name.value: server.token(bot) for bot, name in TOKEN_ENV.items()}
+    env["DISCORD_API_BASE_URL"] = server.api_base
+    env["DISCORD_GATEWAY_URL"] = server.gateway_url
+    env["DISCORD_GUILD_ID"] = str(server.guild_id)
+    for channel, channel_id in server.channel_ids.items():
+        env[f"{channel.upper()}_CHANNEL_ID"] = str(channel_id)
+    return env
+
+
 async def run(port: int) -> int:
     """Start the sandbox and run until a signal; returns the exit code."""
     stop = asyncio.Event()
@@ -97,13 +108,7 @@ async def run(port: int) -> int:
         if not uses_real_discord(env):
             discord_server = DiscordServer(port=port)
             await discord_server.start()
-            for bot, name in TOKEN_ENV.items():
-                env[name.value] = discord_server.token(bot)
-            env["DISCORD_API_BASE_URL"] = discord_server.api_base
-            env["DISCORD_GATEWAY_URL"] = discord_server.gateway_url
-            env["DISCORD_GUILD_ID"] = str(discord_server.guild_id)
-            for channel, channel_id in discord_server.channel_ids.items():
-                env[f"{channel.upper()}_CHANNEL_ID"] = str(channel_id)
+            env.update(discord_env(discord_server))
         if not env.get("GEMINI_API_KEY"):
             gemini_server = GeminiServer(latency_s=thinking)
             await gemini_server.start()

@@ -56,7 +56,7 @@ class FanoutClock:
         self.posted: dict[int, float] = {}
         self.replies: dict[int, list[float]] = defaultdict(list)
         self._waiters: dict[int, asyncio.Future[float]] = {}
-        original = server._fanout_create
+        original = server.fanout.message_created
 
         def fanout(message: Message) -> None:
             now = time.perf_counter()
@@ -71,8 +71,8 @@ class FanoutClock:
                 waiter.set_result(now)
 
         # An instance attribute shadows the method, and every path that stores a message
-        # calls ``self._fanout_create``.
-        server._fanout_create = fanout  # type: ignore[method-assign]
+        # calls ``server.fanout.message_created``.
+        server.fanout.message_created = fanout  # type: ignore[method-assign]
 
     async def reply_to(self, message_id: int, timeout: float) -> bool:
         """Wait for the first reply to ``message_id``; False after ``timeout`` seconds."""

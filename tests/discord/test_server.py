@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import discord
@@ -522,3 +524,250 @@ async def test_heartbeat_latency_is_a_network_round_trip(
         sum(range(20_000))
         await asyncio.sleep(0)
     assert 0 < client.latency < 0.1
+
+
+class Watcher(Recorder):
+    """A reader that also records edits and deletions as the gateway reports them."""
+
+    def __init__(self) -> None:
+        super().__init__(reader_intents())
+        self.edits: list[tuple[int, str]] = []
+        self.deletes: list[int] = []
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        self.edits.append((payload.message_id, payload.data.get("content", "")))
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        self.deletes.append(payload.message_id)
+
+
+async def test_edit_and_delete_reach_other_clients(
+    discord_server: DiscordServer, start_client: Start
+) -> None:
+    watcher = await start_client(Watcher(), "reception")
+    spectra = await start_client(Recorder(), "spectra")
+    lynq = await start_client(Recorder(), "lynq")
+    cid = discord_server.channel_id("lounge")
+    sent = await spectra.get_partial_messageable(cid).send("下書き")
+
+    edited = await sent.edit(content="清書")
+    assert edited.content == "清書" and edited.edited_at is not None
+    await discord_server.wait_for(lambda: bool(watcher.edits))
+    assert watcher.edits == [(sent.id, "清書")]
+    assert discord_server.messages("lounge")[0].content == "清書"
+
+    # Only the author may edit: another bot gets Discord's 403 and changes nothing.
+    theirs = await lynq.get_partial_messageable(cid).fetch_message(sent.id)
+    try:
+        await theirs.edit(content="乗っ取り")
+    except discord.Forbidden as exc:
+        assert exc.code == 50005
+    else:
+        raise AssertionError("a bot edited another bot's message")
+    assert discord_server.messages("lounge")[0].content == "清書"
+
+    await sent.delete()
+    await discord_server.wait_for(lambda: bool(watcher.deletes))
+    assert watcher.deletes == [sent.id]
+    assert discord_server.messages("lounge") == []
+    try:
+        await spectra.get_partial_messageable(cid).fetch_message(sent.id)
+    except discord.NotFound as exc:
+        assert exc.code == 10008
+    else:
+        raise AssertionError("a deleted message could still be fetched")
+
+
+async def test_history_pages_and_fetch_message(
+    discord_server: DiscordServer, start_client: Start
+) -> None:
+    paz = await start_client(Recorder(), "paz")
+    channel = paz.get_partial_messageable(discord_server.channel_id("creation"))
+    sent = [await channel.send(f"案{n}") for n in range(5)]
+    ids = [m.id for m in sent]
+
+    assert (await channel.fetch_message(ids[2])).content == "案2"
+    before = [m.id async for m in channel.history(limit=2, before=sent[3])]
+    assert before == [ids[2], ids[1]]  # newest first
+    after = [m.id async for m in channel.history(limit=2, after=sent[1])]
+    assert after == [ids[2], ids[3]]  # oldest first, as discord.py asks for with after=
+    around = sorted([m.id async for m in channel.history(limit=3, around=sent[2])])
+    assert around == ids[1:4]
+    latest = [m.id async for m in channel.history(limit=3)]
+    assert latest == ids[:1:-1]
+
+
+async def test_send_limits_are_discords(discord_server: DiscordServer, start_client: Start) -> None:
+    lynq = await start_client(Recorder(), "lynq")
+    channel = lynq.get_partial_messageable(discord_server.channel_id("development"))
+
+    async def refused(**send: object) -> tuple[int, int]:
+        try:
+            await channel.send(**send)  # type: ignore[call-overload]
+        except discord.HTTPException as exc:
+            return exc.status, exc.code
+        raise AssertionError(f"send({send}) was accepted")
+
+    assert await refused(content="長" * 2001) == (400, 50035)
+    assert await refused(content="   ") == (400, 50006)
+    assert await refused(content="n", nonce="x" * 26) == (400, 50035)
+    assert discord_server.messages("development") == []
+    # Exactly 2000 characters is allowed, and a file turns the body into multipart.
+    await channel.send("長" * 2000)
+    await channel.send("ログを添付", file=discord.File(io.BytesIO(b"trace"), "build.log"))
+    assert [len(m.content) for m in discord_server.messages("development")] == [2000, 5]
+
+
+async def test_users_guild_channels_and_members_can_be_fetched(
+    discord_server: DiscordServer, start_client: Start
+) -> None:
+    client = await start_client(Recorder(), "spectra")
+
+    async def not_found(fetch: Awaitable[object]) -> int:
+        try:
+            await fetch
+        except discord.NotFound as exc:
+            return exc.code
+        raise AssertionError("fetching an unknown object succeeded")
+
+    alice = await client.fetch_user(discord_server.user_id("alice"))
+    assert (alice.name, alice.bot) == ("alice", False)
+    assert await not_found(client.fetch_user(1)) == 10013
+    app = await client.application_info()
+    assert (app.id, app.name) == (discord_server.user_id("spectra"), "SPECTRA")
+
+    guild = await client.fetch_guild(discord_server.guild_id)
+    assert guild.name == "AgentFleet Sandbox"
+    assert await not_found(client.fetch_guild(1)) == 10004
+    channels = await guild.fetch_channels()
+    assert {c.name: c.id for c in channels} == discord_server.channel_ids
+    member = await guild.fetch_member(discord_server.user_id("paz"))
+    assert member.display_name == "PAZ"
+    assert await not_found(guild.fetch_member(1)) == 10007
+
+    channel = await client.fetch_channel(discord_server.channel_id("lounge"))
+    assert isinstance(channel, discord.TextChannel) and channel.name == "lounge"
+    assert await not_found(client.fetch_channel(1)) == 10003
+
+
+async def test_global_429_is_waited_out_and_the_send_delivered_once(
+    discord_server: DiscordServer, start_client: Start
+) -> None:
+    spectra = await start_client(Recorder(), "spectra")
+    discord_server.inject_rate_limit(1, retry_after=0.3, route=None, is_global=True)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    await spectra.get_partial_messageable(discord_server.channel_id("lounge")).send("全体制限")
+
+    assert loop.time() - started >= 0.29  # discord.py honoured retry_after
+    assert [m.content for m in discord_server.messages("lounge")] == ["全体制限"]
+    assert [s for (_m, _r, s) in discord_server.request_log[-2:]] == [429, 200]
+
+
+async def test_control_api_faults_reach_real_clients(
+    discord_server: DiscordServer, start_client: Start
+) -> None:
+    reception = await start_client(Recorder(reader_intents()), "reception")
+    lynq = await start_client(Recorder(), "lynq")
+    control = f"{discord_server.base_url}/_control/faults"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{control}/close-gateway", json={"bot": "reception"}) as resp:
+            assert await resp.json() == {"closed": 1}
+        await discord_server.wait_for(lambda: reception.resumed == 1)
+
+        limit = {"count": 1, "bot": "lynq", "retry_after": 0.05}
+        async with http.post(f"{control}/rate-limit", json=limit) as resp:
+            assert await resp.json() == {"pending": 1}
+        async with http.post(f"{control}/rest-delay", json={"seconds": 0.3}) as resp:
+            assert await resp.json() == {"seconds": 0.3}
+        channel = lynq.get_partial_messageable(discord_server.channel_id("development"))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        sent = await channel.send("遅くて制限つき")
+        assert loop.time() - started >= 0.59  # two delayed answers: the 429 and the retry
+        async with http.post(f"{control}/clear") as resp:
+            assert await resp.json() == {"cleared": True}
+        started = loop.time()
+        await channel.send("もう速い")
+        assert loop.time() - started < 0.3
+
+    got = await reception.next_message(lambda m: m.id == sent.id)
+    assert got.content == "遅くて制限つき"
+    assert [m.content for m in discord_server.messages("development")] == [
+        "遅くて制限つき",
+        "もう速い",
+    ]
+
+
+class ShowAndTell(Recorder):
+    """Global commands: /show answers, reads its answer back and deletes it; /whisper is private."""
+
+    def __init__(self) -> None:
+        super().__init__(reader_intents())
+        self.tree = app_commands.CommandTree(self)
+        self.read_back: list[str] = []
+
+        @self.tree.command(name="show", description="Answer, read back, delete")
+        async def show(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("見せる")
+            self.read_back.append((await interaction.original_response()).content)
+            await interaction.delete_original_response()
+
+        @self.tree.command(name="whisper", description="An answer only the invoker sees")
+        async def whisper(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("内緒", ephemeral=True)
+
+    async def setup_hook(self) -> None:
+        await self.tree.sync()  # global, not per guild
+
+
+async def test_global_commands_original_response_and_ephemeral_privacy(
+    discord_server: DiscordServer, start_client: Start
+) -> None:
+    bot = await start_client(ShowAndTell(), "reception")
+    watcher = await start_client(Watcher(), "spectra")
+    assert sorted(c.name for c in await bot.tree.fetch_commands()) == ["show", "whisper"]
+
+    shown = await discord_server.invoke_command("lounge", "/show")
+    reply = await discord_server.wait_for_interaction_reply(shown.id)
+    await discord_server.wait_for(lambda: bool(watcher.deletes))
+    assert bot.read_back == ["見せる"]
+    assert watcher.deletes == [reply.id]
+    assert [m.content for m in watcher.seen] == ["見せる"]  # others saw it before it went
+    assert discord_server.messages("lounge") == []
+
+    whispered = await discord_server.invoke_command("lounge", "/whisper")
+    private = await discord_server.wait_for_interaction_reply(whispered.id)
+    assert private.content == "内緒" and private.ephemeral
+    # Gateway events arrive in order: once a later message is seen, the whisper was not sent.
+    marker = await discord_server.post_as_human("lounge", "その後")
+    await watcher.next_message(lambda m: m.id == marker.id)
+    assert "内緒" not in [m.content for m in watcher.seen]
+
+
+async def test_page_feed_follows_typing_edits_and_deletes(
+    discord_server: DiscordServer, start_client: Start
+) -> None:
+    paz = await start_client(Recorder(), "paz")
+    channel = paz.get_partial_messageable(discord_server.channel_id("creation"))
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{discord_server.base_url}/_control/events") as stream,
+    ):
+        assert (await stream.content.readline()).startswith(b": connected")
+        async with channel.typing():
+            sent = await channel.send("たたき台")
+        await sent.edit(content="改訂版")
+        await sent.delete()
+
+        events: list[dict[str, Any]] = []
+        async with asyncio.timeout(5):
+            while len(events) < 4:
+                line = await stream.content.readline()
+                if line.startswith(b"data: "):
+                    events.append(json.loads(line[len(b"data: ") :]))
+    assert [e["type"] for e in events] == ["typing", "message", "message_update", "message_delete"]
+    assert events[0]["data"]["user"] == "paz"
+    assert events[2]["data"]["content"] == "改訂版"
+    assert events[3]["data"]["id"] == str(sent.id)

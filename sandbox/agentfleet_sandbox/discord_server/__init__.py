@@ -6,7 +6,8 @@ page at ``http://127.0.0.1:8765/``, or use :class:`DiscordServer` in tests.
 
 from .commands import CommandLineError
 from .gateway import GatewaySession
-from .server import DiscordServer, TypingEvent
+from .rest import TypingEvent
+from .server import DiscordServer
 from .world import BOTS, CHANNEL_IDS, DEFAULT_TOKENS, GUILD_ID, Interaction, Message, User
 
 __all__ = [

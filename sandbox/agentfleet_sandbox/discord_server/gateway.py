@@ -24,13 +24,11 @@ from .world import User, World
 
 _log = logging.getLogger(__name__)
 
-# Gateway opcodes.
+# Gateway opcodes the server sends or acts on (presence and voice updates are ignored).
 OP_DISPATCH: Final = 0
 OP_HEARTBEAT: Final = 1
 OP_IDENTIFY: Final = 2
-OP_PRESENCE_UPDATE: Final = 3
 OP_RESUME: Final = 6
-OP_RECONNECT: Final = 7
 OP_REQUEST_GUILD_MEMBERS: Final = 8
 OP_INVALID_SESSION: Final = 9
 OP_HELLO: Final = 10

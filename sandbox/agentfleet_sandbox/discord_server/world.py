@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -45,8 +45,6 @@ _FIRST_HUMAN_ID: Final = _FIXED_BASE + 31
 DEFAULT_TOKENS: Final[Mapping[str, str]] = {key: f"sandbox-{key}-token" for key in BOTS}
 
 # Gateway intents the server honours (discord.Intents bit positions).
-INTENT_GUILDS: Final = 1 << 0
-INTENT_GUILD_MEMBERS: Final = 1 << 1
 INTENT_GUILD_MESSAGES: Final = 1 << 9
 INTENT_GUILD_MESSAGE_TYPING: Final = 1 << 11
 INTENT_MESSAGE_CONTENT: Final = 1 << 15
@@ -426,13 +424,6 @@ class World:
         self, message: Message, *, hide_content: bool = False, nested: bool = False
     ) -> dict[str, Any]:
         """Render ``message``; ``hide_content`` blanks it for sessions lacking the intent."""
-        mentions = []
-        for uid in message.mention_ids:
-            user = self.users.get(uid)
-            if user is not None:
-                mentions.append(
-                    {**user.payload(), "member": self.member_payload(user, with_user=False)}
-                )
         payload: dict[str, Any] = {
             "id": str(message.id),
             "type": message.type,
@@ -445,7 +436,7 @@ class World:
             "edited_timestamp": iso(message.edited_at) if message.edited_at else None,
             "tts": False,
             "mention_everyone": False,
-            "mentions": mentions,
+            "mentions": self._mention_payloads(message),
             "mention_roles": [],
             "mention_channels": [],
             "attachments": [],
@@ -460,31 +451,52 @@ class World:
         if message.webhook_id is not None:
             payload["webhook_id"] = str(message.webhook_id)
             payload["application_id"] = str(message.webhook_id)
-        if message.interaction_id is not None:
-            interaction = self.interactions.get(message.interaction_id)
-            if interaction is not None:
-                payload["interaction_metadata"] = {
-                    "id": str(interaction.id),
-                    "type": 2,
-                    "name": interaction.data.get("name", ""),
-                    "user": interaction.user.payload(),
-                    "authorizing_integration_owners": {"0": str(self.guild_id)},
-                }
+        if message.interaction_id in self.interactions:
+            interaction = self.interactions[message.interaction_id]
+            payload["interaction_metadata"] = self._interaction_metadata(interaction)
         if message.reference_id is not None:
-            payload["message_reference"] = {
+            payload.update(self._reply_payload(message, hide_content=hide_content, nested=nested))
+        return payload
+
+    def _mention_payloads(self, message: Message) -> list[dict[str, Any]]:
+        # discord.py builds Member objects from these, hence the nested member.
+        return [
+            {**user.payload(), "member": self.member_payload(user, with_user=False)}
+            for uid in message.mention_ids
+            if (user := self.users.get(uid)) is not None
+        ]
+
+    def _interaction_metadata(self, interaction: Interaction) -> dict[str, Any]:
+        return {
+            "id": str(interaction.id),
+            "type": 2,
+            "name": interaction.data.get("name", ""),
+            "user": interaction.user.payload(),
+            "authorizing_integration_owners": {"0": str(self.guild_id)},
+        }
+
+    def _reply_payload(
+        self, message: Message, *, hide_content: bool, nested: bool
+    ) -> dict[str, Any]:
+        assert message.reference_id is not None
+        reply: dict[str, Any] = {
+            "message_reference": {
                 "type": 0,
                 "message_id": str(message.reference_id),
                 "channel_id": str(message.channel_id),
                 "guild_id": str(self.guild_id),
             }
-            if not nested:
-                referenced = self.messages.get(message.reference_id)
-                payload["referenced_message"] = (
-                    self.message_payload(referenced, hide_content=hide_content, nested=True)
-                    if referenced is not None
-                    else None
-                )
-        return payload
+        }
+        # One level, as on Discord: the replied-to message keeps its own message_reference
+        # but not the message behind it.
+        if not nested:
+            referenced = self.messages.get(message.reference_id)
+            reply["referenced_message"] = (
+                self.message_payload(referenced, hide_content=hide_content, nested=True)
+                if referenced is not None
+                else None
+            )
+        return reply
 
     # -- messages ----------------------------------------------------------------------
 
@@ -499,7 +511,6 @@ class World:
         self,
         content: str,
         *,
-        extra: Iterable[int] = (),
         allowed_mentions: Mapping[str, Any] | None,
         replied_author: User | None,
     ) -> tuple[int, ...]:
@@ -509,7 +520,6 @@ class World:
         without it every parsed user is, plus the replied-to author.
         """
         parsed = [int(m) for m in _MENTION_RE.findall(content)]
-        parsed.extend(extra)
         candidates = [uid for uid in dict.fromkeys(parsed) if uid in self.users]
         if allowed_mentions is None:
             chosen = candidates
@@ -532,7 +542,6 @@ class World:
         reference_id: int | None = None,
         nonce: str | None = None,
         allowed_mentions: dict[str, Any] | None = None,
-        extra_mentions: Iterable[int] = (),
         flags: int = 0,
         msg_type: int | None = None,
         webhook_id: int | None = None,
@@ -556,7 +565,6 @@ class World:
             reference_id=reference_id,
             mention_ids=self.mentions_for(
                 content,
-                extra=extra_mentions,
                 allowed_mentions=allowed_mentions,
                 replied_author=replied_author,
             ),
@@ -571,6 +579,13 @@ class World:
         if nonce is not None:
             self._by_nonce[(message.author.id, channel_id, str(nonce))] = message
         return message
+
+    def remove_message(self, message: Message) -> None:
+        """Forget ``message`` (no dispatch; the server tells the clients)."""
+        self.messages.pop(message.id, None)
+        history = self.history[message.channel_id]
+        if message in history:
+            history.remove(message)
 
     # -- application commands ----------------------------------------------------------
 

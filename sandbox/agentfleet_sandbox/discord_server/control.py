@@ -1,0 +1,214 @@
+"""The control API under ``/_control/``: the test handle of :class:`DiscordServer`, over HTTP.
+
+The web page, a test in another process and a person with ``curl`` use it to see the
+guild, post as a person, invoke slash commands and inject faults, which bots cannot do
+through Discord's own API. Bodies and answers are JSON with ids as strings; errors use
+Discord's ``{"code", "message"}`` shape.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .commands import CommandLineError
+from .faults import DEFAULT_ROUTE
+from .json_views import interaction_json, message_json
+from .responses import ApiError, json_response
+from .rest.validation import MAX_CONTENT
+
+if TYPE_CHECKING:
+    from .server import DiscordServer
+
+PREFIX = "/_control"
+
+
+class ControlApi:
+    """The ``/_control/`` handlers, each a thin HTTP face of a :class:`DiscordServer` method."""
+
+    def __init__(self, server: DiscordServer) -> None:
+        self.server = server
+        self.world = server.world
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        """Mount the handlers under :data:`PREFIX` (the page's feed is mounted by the page)."""
+        c = PREFIX
+        router.add_get(f"{c}/state", self._state)
+        router.add_get(f"{c}/messages", self._messages)
+        router.add_get(f"{c}/channels/{{channel}}/messages", self._channel_messages)
+        router.add_post(f"{c}/channels/{{channel}}/messages", self._post)
+        router.add_post(f"{c}/interactions", self._invoke)
+        router.add_get(f"{c}/interactions/{{interaction_id}}", self._interaction)
+        router.add_get(f"{c}/commands", self._commands)
+        router.add_get(f"{c}/sessions", self._sessions)
+        router.add_get(f"{c}/typing", self._typing)
+        router.add_post(f"{c}/faults/close-gateway", self._close_gateway)
+        router.add_post(f"{c}/faults/invalidate-session", self._invalidate)
+        router.add_post(f"{c}/faults/malformed-event", self._malformed)
+        router.add_post(f"{c}/faults/rate-limit", self._rate_limit)
+        router.add_post(f"{c}/faults/rest-delay", self._rest_delay)
+        router.add_post(f"{c}/faults/clear", self._clear_faults)
+
+    # -- reading the guild -------------------------------------------------------------
+
+    async def _state(self, request: web.Request) -> web.Response:
+        server = self.server
+        return json_response(
+            {
+                "guild_id": str(self.world.guild_id),
+                "guild_name": self.world.guild_name,
+                "channels": [
+                    {"id": str(c.id), "name": c.name, "position": c.position}
+                    for c in self.world.channels.values()
+                ],
+                "users": [
+                    {
+                        "id": str(u.id),
+                        "key": u.key,
+                        "name": u.name,
+                        "bot": u.bot,
+                        "colour": u.colour,
+                    }
+                    for u in self.world.users.values()
+                ],
+                "base_url": server.base_url,
+                "api_base": server.api_base,
+                "gateway_url": server.gateway_url,
+            }
+        )
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        after = int(request.query.get("after", "0") or 0)
+        return json_response(
+            [message_json(self.world, m) for m in self.server.messages() if m.id > after]
+        )
+
+    def _channel(self, request: web.Request) -> int:
+        """Return the id of the path's ``{channel}``, given as an id or a name."""
+        try:
+            return self.world.resolve_channel(request.match_info["channel"]).id
+        except KeyError as exc:
+            raise ApiError(404, 10003, str(exc.args[0])) from None
+
+    async def _channel_messages(self, request: web.Request) -> web.Response:
+        cid = self._channel(request)
+        return json_response([message_json(self.world, m) for m in self.server.messages(cid)])
+
+    async def _interaction(self, request: web.Request) -> web.Response:
+        try:
+            interaction = self.world.interactions[int(request.match_info["interaction_id"])]
+        except (KeyError, ValueError):
+            raise ApiError(404, 10062, "Unknown interaction") from None
+        return json_response(interaction_json(self.world, interaction))
+
+    async def _commands(self, request: web.Request) -> web.Response:
+        out: list[dict[str, Any]] = []
+        for app_id, scopes in self.world.commands.items():
+            for commands in scopes.values():
+                out.extend(
+                    {**c, "application": self.world.users[app_id].key} for c in commands.values()
+                )
+        return json_response(out)
+
+    async def _sessions(self, request: web.Request) -> web.Response:
+        return json_response([s.info() for s in self.server.sessions()])
+
+    async def _typing(self, request: web.Request) -> web.Response:
+        return json_response(
+            [
+                {
+                    "channel_id": str(t.channel_id),
+                    "user": t.user.key,
+                    "name": t.user.name,
+                    "at": t.at,
+                }
+                for t in self.server.typing_events
+            ]
+        )
+
+    # -- acting as a person ------------------------------------------------------------
+
+    async def _post(self, request: web.Request) -> web.Response:
+        cid = self._channel(request)
+        body = await _body(request)
+        content = str(body.get("content") or "")
+        if not content.strip():
+            raise ApiError(400, 50006, "Cannot send an empty message")
+        if len(content) > MAX_CONTENT:
+            raise ApiError(400, 50035, f"content must be {MAX_CONTENT} or fewer characters")
+        reply_to = body.get("reply_to")
+        try:
+            message = await self.server.post_as_human(
+                cid,
+                content,
+                author=str(body.get("author") or next(iter(self.world.humans))),
+                mentions=[str(m) for m in body.get("mentions") or []],
+                reply_to=int(reply_to) if reply_to else None,
+            )
+        except (KeyError, ValueError) as exc:
+            raise ApiError(400, 0, str(exc.args[0] if exc.args else exc)) from None
+        return json_response(message_json(self.world, message))
+
+    async def _invoke(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        try:
+            interaction = await self.server.invoke_command(
+                str(body.get("channel") or body.get("channel_id") or "command_center"),
+                body.get("command"),
+                user=str(body.get("user") or next(iter(self.world.humans))),
+                name=body.get("name"),
+                options=body.get("options"),
+            )
+        except (CommandLineError, KeyError) as exc:
+            raise ApiError(400, 0, str(exc.args[0] if exc.args else exc)) from None
+        return json_response(interaction_json(self.world, interaction))
+
+    # -- faults ------------------------------------------------------------------------
+
+    async def _close_gateway(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        count = self.server.close_gateway(body.get("bot"), int(body.get("code", 4000)))
+        return json_response({"closed": count})
+
+    async def _invalidate(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        return json_response({"invalidated": self.server.invalidate_session(body.get("bot"))})
+
+    async def _malformed(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        return json_response({"sent": self.server.send_malformed_event(body.get("bot"))})
+
+    async def _rate_limit(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        self.server.inject_rate_limit(
+            int(body.get("count", 1)),
+            retry_after=float(body.get("retry_after", 0.05)),
+            bot=body.get("bot"),
+            route=body.get("route", DEFAULT_ROUTE),
+            is_global=bool(body.get("global", False)),
+        )
+        return json_response({"pending": self.server.faults.pending_rate_limits})
+
+    async def _rest_delay(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        self.server.set_rest_delay(float(body.get("seconds", 0)))
+        return json_response({"seconds": self.server.faults.rest_delay})
+
+    async def _clear_faults(self, request: web.Request) -> web.Response:
+        self.server.clear_faults()
+        return json_response({"cleared": True})
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    """Return the JSON object posted (empty without a body); 400 for anything else."""
+    if not request.can_read_body:
+        return {}
+    try:
+        data = await request.json()
+    except json.JSONDecodeError:
+        raise ApiError(400, 0, "body must be JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, 0, "body must be a JSON object")
+    return data

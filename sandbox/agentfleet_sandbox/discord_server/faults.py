@@ -1,0 +1,135 @@
+"""Fault injection: the failures a Discord bot must survive, on demand.
+
+Tests (and the control API) use these to make the sandbox misbehave the way Discord does
+under load or during incidents: 429s with Discord's headers, slow REST answers, dropped
+websockets, invalidated sessions and events discord.py cannot parse. Each fault is
+well-formed enough that discord.py takes its recovery path rather than a crash path.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from .gateway import Gateway
+from .responses import json_response, ratelimit_bucket
+from .world import User, World
+
+DEFAULT_ROUTE = "POST /channels/{channel_id}/messages"
+"""The route a 429 hits unless told otherwise: sending is what a busy bot does most."""
+
+
+@dataclass(slots=True)
+class RateLimitFault:
+    """Answer the next ``remaining`` matching REST calls with 429."""
+
+    remaining: int
+    retry_after: float
+    bot: str | None
+    route: str | None
+    """``"POST /channels/{channel_id}/messages"`` style; None matches any route."""
+    is_global: bool = False
+
+
+class Faults:
+    """The pending REST faults, and the gateway faults applied at once."""
+
+    def __init__(self, world: World, gateway: Gateway) -> None:
+        self.world = world
+        self.gateway = gateway
+        self.rate_limits: list[RateLimitFault] = []
+        self.rest_delay = 0.0
+
+    # -- gateway -----------------------------------------------------------------------
+
+    def close_gateway(self, bot: str | None = None, code: int = 4000) -> int:
+        """Close ``bot``'s websocket(s) with ``code`` (4000 → discord.py RESUMEs)."""
+        return self.gateway.close_connections(bot, code)
+
+    def invalidate_session(self, bot: str | None = None) -> int:
+        """Send INVALID_SESSION(false): the client must IDENTIFY anew."""
+        return self.gateway.invalidate(bot)
+
+    def send_malformed_event(self, bot: str | None = None) -> int:
+        """Dispatch a MESSAGE_CREATE missing required keys to ``bot``'s sessions.
+
+        discord.py's parser raises on it inside the gateway loop, which ends that client's
+        ``start()``: the failure a supervisor must recover from.
+        """
+        channel_id = next(iter(self.world.channels))
+        count = 0
+        for session in self.gateway.sessions_of(bot):
+            session.dispatch("MESSAGE_CREATE", {"id": "1", "channel_id": str(channel_id)})
+            count += 1
+        return count
+
+    # -- REST --------------------------------------------------------------------------
+
+    def inject_rate_limit(
+        self,
+        count: int = 1,
+        *,
+        retry_after: float = 0.05,
+        bot: str | None = None,
+        route: str | None = DEFAULT_ROUTE,
+        is_global: bool = False,
+    ) -> None:
+        """Answer the next ``count`` matching REST calls with a well-formed 429."""
+        self.rate_limits.append(RateLimitFault(count, retry_after, bot, route, is_global))
+
+    def set_rest_delay(self, seconds: float) -> None:
+        """Delay every REST response by ``seconds`` (0 disables)."""
+        self.rest_delay = max(0.0, seconds)
+
+    def clear(self) -> None:
+        """Remove pending 429s and the REST delay."""
+        self.rate_limits.clear()
+        self.rest_delay = 0.0
+
+    @property
+    def pending_rate_limits(self) -> int:
+        """How many REST calls will still be answered with 429."""
+        return sum(f.remaining for f in self.rate_limits)
+
+    def take_rate_limit(self, route: str, bot: User | None) -> RateLimitFault | None:
+        """Use up one 429 matching this call, if one is pending."""
+        for fault in self.rate_limits:
+            if fault.remaining <= 0:
+                continue
+            if fault.route is not None and fault.route != route:
+                continue
+            if fault.bot is not None and (bot is None or bot.key != fault.bot):
+                continue
+            fault.remaining -= 1
+            self.rate_limits = [f for f in self.rate_limits if f.remaining > 0]
+            return fault
+        return None
+
+
+def too_many_requests(fault: RateLimitFault, route: str) -> web.Response:
+    """Render the 429 for ``fault`` as Discord sends it.
+
+    discord.py takes a 429 without ``Via`` (or with a non-JSON body) for a Cloudflare ban
+    and gives up; Discord's real 429s carry both.
+    """
+    headers = {
+        "Via": "1.1 google",
+        "Retry-After": str(max(1, round(fault.retry_after))),
+        "X-RateLimit-Limit": "5",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset-After": f"{fault.retry_after:.3f}",
+        "X-RateLimit-Reset": f"{time.time() + fault.retry_after:.3f}",
+        "X-RateLimit-Bucket": ratelimit_bucket(route),
+        "X-RateLimit-Scope": "global" if fault.is_global else "user",
+    }
+    if fault.is_global:
+        headers["X-RateLimit-Global"] = "true"
+    body = {
+        "message": "You are being rate limited.",
+        "retry_after": fault.retry_after,
+        "global": fault.is_global,
+        "code": 0,
+    }
+    return json_response(body, status=429, headers=headers)

@@ -1,0 +1,82 @@
+"""The checks every REST handler starts with, failing the way Discord fails.
+
+Who is calling (the bot token), which guild, channel or message the path names, whether
+the body is JSON and the content short enough: each answers with Discord's status and
+error code, because discord.py maps those to ``Forbidden``, ``NotFound`` and so on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from aiohttp import web
+
+from ..responses import ApiError, invalid_form_body
+from ..world import Message, User, World
+
+MAX_CONTENT: Final = 2000
+MAX_NONCE: Final = 25
+
+
+def caller(world: World, request: web.Request) -> User:
+    """Return the bot whose token authorises ``request``; 401 otherwise."""
+    bot = world.bot_for_token(request.headers.get("Authorization", ""))
+    if bot is None:
+        raise ApiError(401, 0, "401: Unauthorized")
+    return bot
+
+
+def check_guild(world: World, request: web.Request) -> None:
+    """Authorise ``request`` and check that its ``{guild_id}`` is the sandbox guild."""
+    caller(world, request)
+    if request.match_info["guild_id"] != str(world.guild_id):
+        raise ApiError(404, 10004, "Unknown Guild")
+
+
+def channel_id(world: World, request: web.Request) -> int:
+    """Return the path's ``{channel_id}`` if it names a channel of the guild."""
+    try:
+        cid = int(request.match_info["channel_id"])
+    except ValueError:
+        cid = -1
+    if cid not in world.channels:
+        raise ApiError(404, 10003, "Unknown Channel")
+    return cid
+
+
+def message_in(world: World, request: web.Request, channel: int) -> Message:
+    """Return the path's ``{message_id}`` if it is a message of ``channel``."""
+    try:
+        message = world.messages.get(int(request.match_info["message_id"]))
+    except ValueError:
+        message = None
+    if message is None or message.channel_id != channel:
+        raise ApiError(404, 10008, "Unknown Message")
+    return message
+
+
+async def read_body(request: web.Request) -> dict[str, Any]:
+    """Return the JSON object a client sent (empty without a body)."""
+    if not request.can_read_body:
+        return {}
+    if request.content_type.startswith("multipart/"):
+        # discord.py sends multipart only with files; the JSON part is payload_json.
+        form = await request.post()
+        raw = form.get("payload_json")
+        return json.loads(str(raw)) if raw is not None else {}
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, 50109, "The request body contains invalid JSON.") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, 50109, "The request body contains invalid JSON.")
+    return data
+
+
+def check_content(content: str) -> None:
+    """Refuse message content over Discord's 2000 characters."""
+    if len(content) > MAX_CONTENT:
+        raise invalid_form_body(
+            "content", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CONTENT} or fewer in length."
+        )
