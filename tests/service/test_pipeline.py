@@ -355,7 +355,7 @@ async def test_report_is_queued_by_a_rerun_after_a_crash_before_it(
         raise ConnectionError("pod killed")
 
     with monkeypatch.context() as patch:
-        patch.setattr(pipeline_run, "_report", crash)
+        patch.setattr(pipeline_run, "_queue_report", crash)
         with pytest.raises(PipelineError):
             await run_day(deps, DAY)
     assert await report_jobs(fleet) == []
