@@ -306,6 +306,49 @@ _MEMORY_COLUMNS: Final = (
 )
 
 
+_COUNT_DAY: Final = "SELECT count(*) FROM unified_memories WHERE fleet = $1 AND day = $2"
+
+_INSERT_MEMORY: Final = """
+    INSERT INTO unified_memories (fleet, day, "timestamp", source_at, channel,
+        content, memory_type, importance, entities, source_message_ids,
+        embedding, content_hash)
+    VALUES ($1, $2, coalesce($3, now()), $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    ON CONFLICT (fleet, day, content_hash) DO NOTHING
+"""
+
+_UPSERT_PROGRESS: Final = """
+    INSERT INTO daily_progress (fleet, day, summary) VALUES ($1, $2, $3)
+    ON CONFLICT (fleet, day) DO UPDATE
+        SET summary = EXCLUDED.summary, created_at = now()
+"""
+
+_RECORD_RUN: Final = """
+    INSERT INTO pipeline_runs (fleet, day, stats) VALUES ($1, $2, $3)
+    ON CONFLICT (fleet, day) DO UPDATE
+        SET completed_at = now(), stats = EXCLUDED.stats
+"""
+
+
+def _memory_row(
+    fleet: str, day: date, formed_at: datetime | None, memory: NewMemory
+) -> tuple[Any, ...]:
+    """The parameters of :data:`_INSERT_MEMORY` for one memory."""
+    return (
+        fleet,
+        day,
+        formed_at,
+        memory.source_at,
+        memory.channel,
+        memory.content,
+        memory.memory_type,
+        memory.importance,
+        list(memory.entities),
+        list(memory.source_message_ids),
+        list(memory.embedding),
+        memory.content_hash,
+    )
+
+
 def _memory(row: asyncpg.Record, similarity: float | None = None) -> StoredMemory:
     return StoredMemory(
         id=row["id"],
@@ -483,61 +526,15 @@ class LongTermStore:
         the transaction's ``now()``). ``progress`` None keeps any stored progress.
         """
         async with self.pool.acquire() as conn, conn.transaction():
-            before = await conn.fetchval(
-                "SELECT count(*) FROM unified_memories WHERE fleet = $1 AND day = $2", fleet, day
-            )
+            before = await conn.fetchval(_COUNT_DAY, fleet, day)
             if memories:
-                await conn.executemany(
-                    """
-                    INSERT INTO unified_memories (fleet, day, "timestamp", source_at, channel,
-                        content, memory_type, importance, entities, source_message_ids,
-                        embedding, content_hash)
-                    VALUES ($1, $2, coalesce($3, now()), $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                    ON CONFLICT (fleet, day, content_hash) DO NOTHING
-                    """,
-                    [
-                        (
-                            fleet,
-                            day,
-                            formed_at,
-                            m.source_at,
-                            m.channel,
-                            m.content,
-                            m.memory_type,
-                            m.importance,
-                            list(m.entities),
-                            list(m.source_message_ids),
-                            list(m.embedding),
-                            m.content_hash,
-                        )
-                        for m in memories
-                    ],
-                )
-            after = await conn.fetchval(
-                "SELECT count(*) FROM unified_memories WHERE fleet = $1 AND day = $2", fleet, day
-            )
+                rows = [_memory_row(fleet, day, formed_at, m) for m in memories]
+                await conn.executemany(_INSERT_MEMORY, rows)
+            after = await conn.fetchval(_COUNT_DAY, fleet, day)
             if progress is not None:
-                await conn.execute(
-                    """
-                    INSERT INTO daily_progress (fleet, day, summary) VALUES ($1, $2, $3)
-                    ON CONFLICT (fleet, day) DO UPDATE
-                        SET summary = EXCLUDED.summary, created_at = now()
-                    """,
-                    fleet,
-                    day,
-                    progress,
-                )
+                await conn.execute(_UPSERT_PROGRESS, fleet, day, progress)
             inserted = int(after) - int(before)
-            await conn.execute(
-                """
-                INSERT INTO pipeline_runs (fleet, day, stats) VALUES ($1, $2, $3)
-                ON CONFLICT (fleet, day) DO UPDATE
-                    SET completed_at = now(), stats = EXCLUDED.stats
-                """,
-                fleet,
-                day,
-                {**stats, "memories_inserted": inserted},
-            )
+            await conn.execute(_RECORD_RUN, fleet, day, {**stats, "memories_inserted": inserted})
         return inserted
 
     async def mark_report_queued(self, fleet: str, day: date) -> None:
