@@ -1,8 +1,8 @@
 """The roles a process can run, built from settings: which clients, services and checks.
 
-``all-in-one`` is Reception plus every enabled persona in one process (the guide's
-``python main.py``); in Kubernetes ``reception`` and each ``persona`` run in their own Pods
-and meet in Redis. Every role serves /health, /ready and /metrics on HEALTH_CHECK_PORT.
+``all-in-one`` (``python main.py``) is Reception plus every enabled persona in one process;
+in Kubernetes ``reception`` and each ``persona`` run in their own Pods and meet in Redis.
+Every role serves /health, /ready and /metrics on HEALTH_CHECK_PORT.
 """
 
 from __future__ import annotations

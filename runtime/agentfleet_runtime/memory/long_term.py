@@ -1,10 +1,10 @@
 """Long-term memory: the ``unified_memories`` table in PostgreSQL + pgvector, via asyncpg.
 
 The 06:00 pipeline writes one day of extracted memories here; personas read the most
-relevant ones back (:meth:`LongTermStore.search`) when they answer. The operations guide
-checks the table with ``SELECT COUNT(*) FROM unified_memories WHERE DATE(timestamp) =
-CURRENT_DATE``, so the column names are the guide's and ``timestamp`` is when a memory was
-*formed* (the pipeline run that stored it): right after the 06:00 run, the guide's query
+relevant ones back (:meth:`LongTermStore.search`) when they answer. People check the
+table with ``SELECT COUNT(*) FROM unified_memories WHERE DATE(timestamp) = CURRENT_DATE``,
+so its name and columns are kept as that query expects, and ``timestamp`` is when a memory
+was *formed* (the pipeline run that stored it): right after the 06:00 run, the query
 counts what that run stored. The conversation date a memory belongs to is ``day``, and the
 time of its newest source message is ``source_at``.
 
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MemoryType = Literal["conversation", "task", "progress", "learning", "decision"]
-#: The memory types the table accepts (its CHECK constraint), in the guide's order.
+#: The memory types the table accepts (its CHECK constraint).
 MEMORY_TYPES: Final[tuple[MemoryType, ...]] = (
     "conversation",
     "task",
@@ -65,7 +65,7 @@ MEMORY_TYPES: Final[tuple[MemoryType, ...]] = (
 SCHEMA_VERSION: Final = 1
 
 #: Columns the code relies on; checked after migrating so that a leftover table of another
-#: shape (the original implementation's) fails loudly instead of on the first insert.
+#: shape (another version of the bot's) fails loudly instead of on the first insert.
 REQUIRED_COLUMNS: Final = frozenset(
     {
         "id",
@@ -151,7 +151,7 @@ async def migrate(dsn: str, dimensions: int, *, timezone: str | None = None) -> 
 
     Safe to run any number of times and concurrently. ``timezone`` (the fleet's, e.g.
     ``Asia/Tokyo``) becomes the database's default session time zone when given, so that
-    the guide's ``DATE(timestamp) = CURRENT_DATE`` counts by the fleet's local date in
+    ``DATE(timestamp) = CURRENT_DATE`` counts by the fleet's local date in
     ``psql``; it is skipped with a warning when the role may not alter the database.
 
     Raises :class:`SchemaMismatch` when the stored embedding dimension differs from

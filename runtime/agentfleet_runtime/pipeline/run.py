@@ -642,8 +642,8 @@ async def run_in_process(
 async def run_migrate(settings: Settings) -> None:
     """``agentfleet migrate``: create or upgrade the schema for the configured dimension.
 
-    Also sets the database's default time zone to ``FLEET_TIMEZONE`` so the guide's
-    ``DATE(timestamp) = CURRENT_DATE`` check counts by the fleet's local date.
+    Also sets the database's default time zone to ``FLEET_TIMEZONE`` so that
+    ``DATE(timestamp) = CURRENT_DATE`` counts by the fleet's local date.
     """
     if settings.POSTGRESQL_URL is None:
         raise RuntimeError("POSTGRESQL_URL is not set")
