@@ -54,7 +54,7 @@ def command(role: Role, persona: str | None = None) -> list[str]:
 
 
 class Env(StrEnum):
-    """Environment variable names; the guide's names are the user's contract."""
+    """Environment variable names: what people set (docs/operations.md), so never renamed."""
 
     DISCORD_RECEPTION_TOKEN = "DISCORD_RECEPTION_TOKEN"
     DISCORD_SPECTRA_TOKEN = "DISCORD_SPECTRA_TOKEN"

@@ -90,7 +90,7 @@ async def fleet_run(url: str, count: int, rate: float) -> list[float]:
     config = RouterConfig(directory(), CHANNELS, ZoneInfo("Asia/Tokyo"))
     ready: dict[int, float] = {}
     stop = asyncio.Event()
-    consumer, _router, _desk = router_service(redis, keys, config)
+    consumer, _desk = router_service(redis, keys, config)
     consumers = [consumer] + [
         worker_service(p, redis, keys, InstantModel(), TimingPoster(ready), config)
         for p in ("spectra", "lynq", "paz")

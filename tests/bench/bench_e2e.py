@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python -m tests.bench.bench_e2e [--llm-latency 0.2] [--quick]``
 
-Three bots answer the same closed-loop schedule in turn (people in #development post
+Five bots answer the same closed-loop schedule in turn (people in #development post
 without mentions and wait for the reply before posting again), at 1, 10 and 50 people:
 
 * **all-in-one**: the whole fleet as ``python main.py`` runs it — Reception and the three
@@ -10,7 +10,8 @@ without mentions and wait for the reply before posting again), at 1, 10 and 50 p
   this process;
 * **per-role**: the same code as a cluster runs it, one process per role
   (``agentfleet reception`` and ``agentfleet persona --persona …``);
-* **floor**: the least any fleet built to design.md can do, in this process: Reception's
+* **floor**: the least any fleet of this design (a durable Redis stream hop at every
+  process boundary, so a crash loses nothing) can do, in this process: Reception's
   client puts the message on a Redis stream, a router hop moves it (with its run-once
   marker) to a persona's stream, the persona calls the real google-genai SDK against the
   same Gemini server and posts with its own client, then acknowledges. No history, no
@@ -18,8 +19,9 @@ without mentions and wait for the reply before posting again), at 1, 10 and 50 p
   and the SDK alone, which no feature work can remove;
 * **bare+sdk**: the bare bot below, but asking the Gemini server through google-genai
   instead of sleeping: what calling an LLM through the SDK costs, with no queue at all;
-* **bare**: the peer the issue names, a bare discord.py relay bot logged in as Reception in
-  this process: it receives the message, sleeps the LLM latency and posts the reply.
+* **bare**: the peer the targets are set against, a bare discord.py relay bot logged in as
+  Reception in this process: it receives the message, sleeps the LLM latency and posts the
+  reply.
 
 The Discord-compatible and Gemini-compatible servers and the people run in a process of
 their own (``tests/bench/e2e_world.py``), as Discord and Google do not share our CPU; both
@@ -29,7 +31,7 @@ figure is what a person in the channel sees. The Gemini server answers after
 is a real redis-server with ``appendfsync everysec``, as the managed StatefulSet and the
 sandbox run it.
 
-Targets (from the issue): p95 overhead ≤ 50 ms and ≤ 1.5x the bare bot's; no reply lost
+Targets: p95 overhead ≤ 50 ms and ≤ 1.5x the bare bot's; no reply lost
 or duplicated at 50 people; the four clients' RSS in one process ≤ 200 MB. The floor is
 reported beside them: how far the fleet is from what its design allows. The machine's cores
 are shared by every process here: run it more than once and look at the spread.
@@ -509,7 +511,7 @@ def ratio(phase: Phase, peer: Phase | None) -> float:
 def print_report(
     results: dict[str, list[Phase]], memory: Memory, llm_latency: float, appendfsync: str
 ) -> None:
-    """The table docs/benchmarks.md records, and the issue's targets checked."""
+    """The table docs/benchmarks.md records, and the targets checked."""
     llm_ms = llm_latency * 1000
     print(
         f"\nLLM latency {llm_ms:.0f} ms subtracted (overhead in ms); 'x bare' and 'x floor'"

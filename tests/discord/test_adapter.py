@@ -14,13 +14,14 @@ from agentfleet_runtime.brain.messages import InboundMessage, OutboundMessage
 from agentfleet_runtime.discord import (
     ClientState,
     ClientSupervisor,
+    DiscordEndpoints,
     PersonaPoster,
     PosterUnavailable,
     ReceptionBot,
     SupervisorGroup,
-    configure_from_env,
-    endpoints_from_env,
+    apply_endpoints,
     nonce_for,
+    normalize_api_base,
     split_content,
 )
 from agentfleet_runtime.discord.poster import TYPING_DELAY
@@ -30,7 +31,7 @@ from tests.fixtures.discord import FAST_READY, StartClient
 # -- connection ----------------------------------------------------------------------
 
 
-def test_endpoints_from_env_normalises_and_is_noop_for_discord(
+def test_endpoints_point_discord_py_at_a_local_server_and_leave_discord_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     original_base = discord.http.Route.BASE
@@ -38,24 +39,18 @@ def test_endpoints_from_env_normalises_and_is_noop_for_discord(
     monkeypatch.setattr(discord.http.Route, "BASE", original_base)
     monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", original_gw)
 
-    assert configure_from_env({}).is_default
+    apply_endpoints(DiscordEndpoints())
     assert original_base == discord.http.Route.BASE
     assert original_gw == discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
 
-    env = {
-        "DISCORD_API_BASE_URL": "http://127.0.0.1:9/",
-        "DISCORD_GATEWAY_URL": "ws://127.0.0.1:9/gw",
-    }
-    endpoints = configure_from_env(env)
-    assert endpoints.api_base_url == "http://127.0.0.1:9/api/v10"
+    api_base = normalize_api_base("http://127.0.0.1:9/")
+    apply_endpoints(DiscordEndpoints(api_base, "ws://127.0.0.1:9/gw"))
+    assert api_base == "http://127.0.0.1:9/api/v10"
     assert discord.http.Route.BASE == "http://127.0.0.1:9/api/v10"
     assert yarl.URL("ws://127.0.0.1:9/gw") == discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    assert (
-        endpoints_from_env({"DISCORD_API_BASE_URL": "http://h/api/v10"}).api_base_url
-        == "http://h/api/v10"
-    )
+    assert normalize_api_base("http://h/api/v10") == "http://h/api/v10"
     with pytest.raises(ValueError, match="DISCORD_GATEWAY_URL"):
-        configure_from_env({"DISCORD_GATEWAY_URL": "http://not-a-websocket/"})
+        apply_endpoints(DiscordEndpoints(gateway_url="http://not-a-websocket/"))
 
 
 # -- splitting and nonces ------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`python main.py` as the operations guide runs it: configuration, logs, health, SIGTERM."""
+"""`python main.py` as docs/operations.md runs it: configuration, logs, health, SIGTERM."""
 
 import asyncio
 import os

@@ -77,7 +77,7 @@ def test_secrets_never_reach_the_log_file_or_stdout(tmp_path: Path, capsys: obje
         assert "hunter22" not in output
         assert REDACTED in output
     assert "自発発言" in written
-    assert " WARN " in written  # the guide greps ERROR|WARN
+    assert " WARN " in written  # docs/operations.md greps ERROR|WARN
     lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     assert {"time", "level", "logger", "message"} <= set(lines[0])
     logging.getLogger().handlers.clear()

@@ -160,7 +160,7 @@ async def test_pipeline_stores_memories_and_queues_the_report_once(
     assert result.memories_extracted == COUNTED
     assert result.duplicates_dropped == NEAR_DUPLICATES
     assert result.memories_stored == STORED
-    # Exactly the three API calls of the guide: extract, progress, one embedding batch.
+    # Exactly three API calls: extract, progress, one embedding batch.
     assert gemini_server.counts == {"generate": 2, "stream": 0, "embed": 1, "total": 3}
     assert result.llm_calls == 3
 
@@ -181,7 +181,7 @@ async def test_pipeline_stores_memories_and_queues_the_report_once(
     assert watercolor.channel == "creation"
     assert all(0.0 <= r.importance <= 1.0 for r in rows)
 
-    # Every row has a 768-d embedding; the guide's check counts today's memories.
+    # Every row has a 768-d embedding; DATE(timestamp) = CURRENT_DATE counts today's memories.
     assert (
         await scalar(
             postgres_url,
@@ -355,7 +355,7 @@ async def test_report_is_queued_by_a_rerun_after_a_crash_before_it(
         raise ConnectionError("pod killed")
 
     with monkeypatch.context() as patch:
-        patch.setattr(pipeline_run, "_report", crash)
+        patch.setattr(pipeline_run, "_queue_report", crash)
         with pytest.raises(PipelineError):
             await run_day(deps, DAY)
     assert await report_jobs(fleet) == []

@@ -1,8 +1,8 @@
 """The roles a process can run, built from settings: which clients, services and checks.
 
-``all-in-one`` is Reception plus every enabled persona in one process (the guide's
-``python main.py``); in Kubernetes ``reception`` and each ``persona`` run in their own Pods
-and meet in Redis. Every role serves /health, /ready and /metrics on HEALTH_CHECK_PORT.
+``all-in-one`` (``python main.py``) is Reception plus every enabled persona in one process;
+in Kubernetes ``reception`` and each ``persona`` run in their own Pods and meet in Redis.
+Every role serves /health, /ready and /metrics on HEALTH_CHECK_PORT.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from agentfleet_runtime.brain.router import FleetDirectory
 from agentfleet_runtime.bus.inbox import Inbox
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.bus.queues import enqueue
-from agentfleet_runtime.bus.routing import Router, RouterConfig
+from agentfleet_runtime.bus.routing import RouterConfig
 from agentfleet_runtime.config import Settings
 from agentfleet_runtime.contract import Role
 from agentfleet_runtime.discord.connection import (
@@ -101,10 +101,8 @@ class FleetProcess:
         self.supervisors = SupervisorGroup()
         self.services: list[Awaitable[None]] = []
         self.gemini: GeminiClient | None = None
-        self.router: Router | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.store: LongTermStore | None = None
-        """The inbox router, in roles that run one."""
         self.stop = asyncio.Event()
         if role in (Role.ALL_IN_ONE, Role.PERSONA):
             self.personas = (
@@ -163,8 +161,7 @@ class FleetProcess:
 
     def _add_reception(self) -> None:
         settings = self.settings
-        consumer, router, desk = router_service(self.redis, self.keys, router_config(settings))
-        self.router = router
+        consumer, desk = router_service(self.redis, self.keys, router_config(settings))
         inbox = Inbox(self.redis, self.keys)
 
         async def on_message(message: Any) -> None:

@@ -37,7 +37,7 @@ Budget = Callable[[], Awaitable[bool]]
 """Whether the shared Gemini budget has room for optional work right now."""
 
 
-async def always(_: object = None) -> bool:
+async def always() -> bool:
     """A budget that always has room (no shared rate limit configured)."""
     return True
 

@@ -21,10 +21,9 @@ from agentfleet_runtime.memory.state import FleetState
 
 
 class RouterService(NamedTuple):
-    """The inbox consumer, its router, and the task desk it shares with the slash command."""
+    """The inbox consumer (which routes), and the task desk it shares with the slash command."""
 
     consumer: StreamConsumer
-    router: Router
     desk: TaskDesk
 
 
@@ -43,7 +42,7 @@ def router_service(
     reader = StreamConsumer(
         redis, keys.inbox, ROUTER_GROUP, consumer, router.handle, component="router"
     )
-    return RouterService(reader, router, desk)
+    return RouterService(reader, desk)
 
 
 def worker_service(

@@ -81,7 +81,7 @@ PAZ = Persona(
 
 PERSONAS: dict[str, Persona] = {p.name: p for p in (SPECTRA, LYNQ, PAZ)}
 
-#: How strongly each channel pulls each persona (the user's numbers, design.md §1).
+#: How strongly each channel pulls each persona, in percent.
 CHANNEL_WEIGHTS: dict[str, dict[str, float]] = {
     "command_center": {"spectra": 40, "lynq": 30, "paz": 30},
     "development": {"spectra": 25, "lynq": 50, "paz": 25},

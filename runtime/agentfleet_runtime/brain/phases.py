@@ -3,7 +3,7 @@
 STANDBY 00:00 → PROCESSING start, PROCESSING → meeting start, ACTIVE → FREE start, FREE →
 midnight. :class:`PhaseTracker` adds one rule a pure function of the clock cannot give: within
 a day the phase only moves forward, so a clock stepped back (NTP, a DST fold) never sends
-the fleet from ACTIVE back to PROCESSING — the flip-flop the original implementation had.
+the fleet from ACTIVE back to PROCESSING.
 """
 
 from __future__ import annotations

@@ -46,8 +46,12 @@ def transcript(history: Sequence[InboundMessage], limit_chars: int = 4000) -> st
     return "\n".join(reversed(kept)) or "（まだ会話はない）"
 
 
+def _place(channel: str) -> str:
+    return f"場所: #{channel}（{CHANNEL_PURPOSE.get(channel, CHANNEL_PURPOSE['other'])}）"
+
+
 def _context(channel: str, task: ActiveTask | None) -> str:
-    parts = [f"場所: #{channel}（{CHANNEL_PURPOSE.get(channel, 'チャンネル')}）"]
+    parts = [_place(channel)]
     if task is not None:
         parts.append(f"このチャンネルの現在のタスク: {task.text}")
     return "\n".join(parts)
@@ -94,7 +98,7 @@ def speech_prompt(
         repeated = "\n".join(f"- {line}" for line in avoid)
         user += f"\n最近の自分の発言と同じ内容は避けて、別の話題か別の角度で:\n{repeated}"
     # What to talk about comes last: the conversation so far, then the task itself.
-    user += f"\n\n場所: #{channel}（{CHANNEL_PURPOSE.get(channel, 'チャンネル')}）"
+    user += f"\n\n{_place(channel)}"
     user += f"\n\n最近の会話:\n{transcript(history)}"
     if task is not None:
         user += f"\n\nタスク: {task.text}"

@@ -1,10 +1,10 @@
 """The Daily Report (日報) SPECTRA posts after the 06:00 pipeline: a template, no LLM.
 
-The guide wants the report "template-based, no API, < 30 s": it is built here from numbers
-the pipeline already has (messages per channel, current tasks, the day's most important
-memories, the progress differential), so posting it costs no Gemini quota and cannot fail
-on a model outage. Pure and deterministic: the same input gives the same text, which is
-what lets a re-run recognise (and not repost) the same report.
+The report is a template with no API call, queued within 30 s of the pipeline's commit:
+it is built here from numbers the pipeline already has (messages per channel, current
+tasks, the day's most important memories, the progress differential), so posting it costs
+no Gemini quota and cannot fail on a model outage. Pure and deterministic: the same input
+gives the same text, which is what lets a re-run recognise (and not repost) the same report.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The task command (/task commit|change <channel> "<text>"): parsing and helpful errors.
 
-The typed form is the operations guide's; the slash command delivers the same three values
+The typed form is the one docs/operations.md shows; the slash command delivers the same three values
 already split, and both end in :class:`TaskCommand` so the rest of the fleet sees one shape.
 """
 

@@ -1,4 +1,4 @@
-"""Configuration: the guide's environment variables, validated at start-up."""
+"""Configuration: the environment variables of docs/operations.md, validated at start-up."""
 
 from agentfleet_runtime.config.settings import ConfigurationError, Settings, load_settings
 

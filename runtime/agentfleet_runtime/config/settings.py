@@ -1,8 +1,9 @@
 """Configuration from the environment (and a ``.env`` file), validated in one pass.
 
-The variable names are the operations guide's. Validation never stops at the first problem:
-an operator fixing a deployment wants the whole list at once, so :func:`load_settings`
-collects every missing or invalid setting into one :class:`ConfigurationError`.
+The variable names are the ones docs/operations.md documents. Validation never stops at
+the first problem: an operator fixing a deployment wants the whole list at once, so
+:func:`load_settings` collects every missing or invalid setting into one
+:class:`ConfigurationError`.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _parse_hhmm(value: str) -> time:
 
 
 class Settings(BaseSettings):
-    """Every setting of one runtime process; field names map to the guide's variables."""
+    """Every setting of one runtime process; each field is named after its variable."""
 
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -264,8 +265,8 @@ def load_settings(
 ) -> Settings:
     """Read and validate the settings ``role`` needs, raising one error listing every problem.
 
-    Variables come from the process environment first, then from ``env_file`` (the guide's
-    ``.env`` workflow).
+    Variables come from the process environment first, then from ``env_file`` (the
+    ``.env`` of a single host, docs/operations.md).
     """
     problems: list[str] = []
     try:

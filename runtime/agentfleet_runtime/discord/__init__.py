@@ -6,7 +6,7 @@ messages and ``/task`` into callbacks, :mod:`.poster` posts a persona's messages
 :mod:`.supervisor` keeps the clients running.
 """
 
-from .connection import DiscordEndpoints, apply_endpoints, configure_from_env, endpoints_from_env
+from .connection import DiscordEndpoints, apply_endpoints, normalize_api_base
 from .poster import PersonaPoster, PosterUnavailable, nonce_for, split_content
 from .reception import OnMessage, OnTaskCommand, ReceptionBot, to_inbound
 from .supervisor import ClientState, ClientSupervisor, SupervisorGroup
@@ -22,9 +22,8 @@ __all__ = [
     "ReceptionBot",
     "SupervisorGroup",
     "apply_endpoints",
-    "configure_from_env",
-    "endpoints_from_env",
     "nonce_for",
+    "normalize_api_base",
     "split_content",
     "to_inbound",
 ]

@@ -10,9 +10,7 @@ Discord. With neither variable set nothing is touched and discord.py talks to Di
 from __future__ import annotations
 
 import logging
-import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import discord
@@ -54,17 +52,6 @@ def normalize_api_base(url: str) -> str:
     return f"{url}/api/v{API_VERSION}"
 
 
-def endpoints_from_env(environ: Mapping[str, str] | None = None) -> DiscordEndpoints:
-    """Read ``DISCORD_API_BASE_URL`` / ``DISCORD_GATEWAY_URL`` (empty counts as unset)."""
-    env = os.environ if environ is None else environ
-    api = env.get(Env.DISCORD_API_BASE_URL) or None
-    gateway = env.get(Env.DISCORD_GATEWAY_URL) or None
-    return DiscordEndpoints(
-        api_base_url=normalize_api_base(api) if api else None,
-        gateway_url=gateway.strip() if gateway else None,
-    )
-
-
 def apply_endpoints(endpoints: DiscordEndpoints) -> None:
     """Point discord.py at ``endpoints``; a no-op for real Discord (both unset).
 
@@ -94,10 +81,3 @@ def apply_endpoints(endpoints: DiscordEndpoints) -> None:
         discord.http.Route.BASE,
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
     )
-
-
-def configure_from_env(environ: Mapping[str, str] | None = None) -> DiscordEndpoints:
-    """Read the endpoint variables and apply them; returns what was read."""
-    endpoints = endpoints_from_env(environ)
-    apply_endpoints(endpoints)
-    return endpoints

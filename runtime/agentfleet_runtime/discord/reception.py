@@ -27,7 +27,6 @@ OnTaskCommand = Callable[[str, str, str, str], Awaitable[str]]
 
 #: Discord invalidates an unanswered interaction after 3 s; defer well before that.
 DEFAULT_DEFER_AFTER: Final = 2.0
-TASK_ACTIONS: Final = ("commit", "change")
 _MAX_REPLY: Final = 2000
 _CHANNEL_CHOICES: Final = [app_commands.Choice(name=name, value=name) for name in CHANNELS]
 _FAILED_REPLY: Final = "⚠️ タスクコマンドを処理できなかった。少し待ってもう一度試してみて。"

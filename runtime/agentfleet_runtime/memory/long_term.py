@@ -1,10 +1,10 @@
 """Long-term memory: the ``unified_memories`` table in PostgreSQL + pgvector, via asyncpg.
 
 The 06:00 pipeline writes one day of extracted memories here; personas read the most
-relevant ones back (:meth:`LongTermStore.search`) when they answer. The operations guide
-checks the table with ``SELECT COUNT(*) FROM unified_memories WHERE DATE(timestamp) =
-CURRENT_DATE``, so the column names are the guide's and ``timestamp`` is when a memory was
-*formed* (the pipeline run that stored it): right after the 06:00 run, the guide's query
+relevant ones back (:meth:`LongTermStore.search`) when they answer. People check the
+table with ``SELECT COUNT(*) FROM unified_memories WHERE DATE(timestamp) = CURRENT_DATE``,
+so its name and columns are kept as that query expects, and ``timestamp`` is when a memory
+was *formed* (the pipeline run that stored it): right after the 06:00 run, the query
 counts what that run stored. The conversation date a memory belongs to is ``day``, and the
 time of its newest source message is ``source_at``.
 
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MemoryType = Literal["conversation", "task", "progress", "learning", "decision"]
-#: The memory types the table accepts (its CHECK constraint), in the guide's order.
+#: The memory types the table accepts (its CHECK constraint).
 MEMORY_TYPES: Final[tuple[MemoryType, ...]] = (
     "conversation",
     "task",
@@ -65,7 +65,7 @@ MEMORY_TYPES: Final[tuple[MemoryType, ...]] = (
 SCHEMA_VERSION: Final = 1
 
 #: Columns the code relies on; checked after migrating so that a leftover table of another
-#: shape (the original implementation's) fails loudly instead of on the first insert.
+#: shape (another version of the bot's) fails loudly instead of on the first insert.
 REQUIRED_COLUMNS: Final = frozenset(
     {
         "id",
@@ -151,7 +151,7 @@ async def migrate(dsn: str, dimensions: int, *, timezone: str | None = None) -> 
 
     Safe to run any number of times and concurrently. ``timezone`` (the fleet's, e.g.
     ``Asia/Tokyo``) becomes the database's default session time zone when given, so that
-    the guide's ``DATE(timestamp) = CURRENT_DATE`` counts by the fleet's local date in
+    ``DATE(timestamp) = CURRENT_DATE`` counts by the fleet's local date in
     ``psql``; it is skipped with a warning when the role may not alter the database.
 
     Raises :class:`SchemaMismatch` when the stored embedding dimension differs from
@@ -304,6 +304,49 @@ _MEMORY_COLUMNS: Final = (
     'id, day, "timestamp", channel, content, memory_type, importance, entities, '
     "source_message_ids, source_at"
 )
+
+
+_COUNT_DAY: Final = "SELECT count(*) FROM unified_memories WHERE fleet = $1 AND day = $2"
+
+_INSERT_MEMORY: Final = """
+    INSERT INTO unified_memories (fleet, day, "timestamp", source_at, channel,
+        content, memory_type, importance, entities, source_message_ids,
+        embedding, content_hash)
+    VALUES ($1, $2, coalesce($3, now()), $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    ON CONFLICT (fleet, day, content_hash) DO NOTHING
+"""
+
+_UPSERT_PROGRESS: Final = """
+    INSERT INTO daily_progress (fleet, day, summary) VALUES ($1, $2, $3)
+    ON CONFLICT (fleet, day) DO UPDATE
+        SET summary = EXCLUDED.summary, created_at = now()
+"""
+
+_RECORD_RUN: Final = """
+    INSERT INTO pipeline_runs (fleet, day, stats) VALUES ($1, $2, $3)
+    ON CONFLICT (fleet, day) DO UPDATE
+        SET completed_at = now(), stats = EXCLUDED.stats
+"""
+
+
+def _memory_row(
+    fleet: str, day: date, formed_at: datetime | None, memory: NewMemory
+) -> tuple[Any, ...]:
+    """The parameters of :data:`_INSERT_MEMORY` for one memory."""
+    return (
+        fleet,
+        day,
+        formed_at,
+        memory.source_at,
+        memory.channel,
+        memory.content,
+        memory.memory_type,
+        memory.importance,
+        list(memory.entities),
+        list(memory.source_message_ids),
+        list(memory.embedding),
+        memory.content_hash,
+    )
 
 
 def _memory(row: asyncpg.Record, similarity: float | None = None) -> StoredMemory:
@@ -483,61 +526,15 @@ class LongTermStore:
         the transaction's ``now()``). ``progress`` None keeps any stored progress.
         """
         async with self.pool.acquire() as conn, conn.transaction():
-            before = await conn.fetchval(
-                "SELECT count(*) FROM unified_memories WHERE fleet = $1 AND day = $2", fleet, day
-            )
+            before = await conn.fetchval(_COUNT_DAY, fleet, day)
             if memories:
-                await conn.executemany(
-                    """
-                    INSERT INTO unified_memories (fleet, day, "timestamp", source_at, channel,
-                        content, memory_type, importance, entities, source_message_ids,
-                        embedding, content_hash)
-                    VALUES ($1, $2, coalesce($3, now()), $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                    ON CONFLICT (fleet, day, content_hash) DO NOTHING
-                    """,
-                    [
-                        (
-                            fleet,
-                            day,
-                            formed_at,
-                            m.source_at,
-                            m.channel,
-                            m.content,
-                            m.memory_type,
-                            m.importance,
-                            list(m.entities),
-                            list(m.source_message_ids),
-                            list(m.embedding),
-                            m.content_hash,
-                        )
-                        for m in memories
-                    ],
-                )
-            after = await conn.fetchval(
-                "SELECT count(*) FROM unified_memories WHERE fleet = $1 AND day = $2", fleet, day
-            )
+                rows = [_memory_row(fleet, day, formed_at, m) for m in memories]
+                await conn.executemany(_INSERT_MEMORY, rows)
+            after = await conn.fetchval(_COUNT_DAY, fleet, day)
             if progress is not None:
-                await conn.execute(
-                    """
-                    INSERT INTO daily_progress (fleet, day, summary) VALUES ($1, $2, $3)
-                    ON CONFLICT (fleet, day) DO UPDATE
-                        SET summary = EXCLUDED.summary, created_at = now()
-                    """,
-                    fleet,
-                    day,
-                    progress,
-                )
+                await conn.execute(_UPSERT_PROGRESS, fleet, day, progress)
             inserted = int(after) - int(before)
-            await conn.execute(
-                """
-                INSERT INTO pipeline_runs (fleet, day, stats) VALUES ($1, $2, $3)
-                ON CONFLICT (fleet, day) DO UPDATE
-                    SET completed_at = now(), stats = EXCLUDED.stats
-                """,
-                fleet,
-                day,
-                {**stats, "memories_inserted": inserted},
-            )
+            await conn.execute(_RECORD_RUN, fleet, day, {**stats, "memories_inserted": inserted})
         return inserted
 
     async def mark_report_queued(self, fleet: str, day: date) -> None:

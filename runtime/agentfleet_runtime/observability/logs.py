@@ -1,6 +1,6 @@
-"""Logging: JSON lines on stdout, the guide's log file on a host, secrets never written.
+"""Logging: JSON lines on stdout, ``logs/discord_agent.log`` on a host, secrets never written.
 
-The operations guide greps ``logs/discord_agent.log`` for keywords (自発発言, processed
+docs/operations.md greps ``logs/discord_agent.log`` for keywords (自発発言, processed
 successfully, 長期記憶, Daily Report, API usage, ERROR, WARN), so the file keeps the familiar
 ``time LEVEL logger: message`` shape while stdout carries JSON for ``kubectl logs`` and log
 shippers. Both pass through :class:`RedactingFilter`.
@@ -28,7 +28,7 @@ _SECRET_SHAPES = re.compile(
 )
 
 LEVEL_NAMES = {"WARNING": "WARN"}
-"""The guide greps ``ERROR|WARN``; WARN reads the same and matches either spelling."""
+"""docs/operations.md greps ``ERROR|WARN``; WARN reads the same and matches either spelling."""
 
 
 class RedactingFilter(logging.Filter):
@@ -73,7 +73,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """The log file's line format, with WARN for warnings as the guide greps."""
+    """The log file's line format, with WARN for warnings as docs/operations.md greps."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -106,7 +106,7 @@ def configure_logging(level: str, log_file: str | None, secrets: Iterable[str] =
         handler.addFilter(redactor)
         root.addHandler(handler)
     root.setLevel("WARNING" if level == "WARN" else level)
-    # Library chatter at INFO (gateway heartbeats, HTTP lines) drowns the guide's keywords.
+    # Library chatter at INFO (gateway heartbeats, HTTP lines) drowns the keywords people grep.
     for noisy in ("discord", "httpx", "google_genai", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     if unwritable is not None:

@@ -1,6 +1,6 @@
 """Prometheus metrics of the runtime, one registry per process.
 
-Names follow the guide's vocabulary so that a dashboard reads like the operations guide:
+Names follow the vocabulary of docs/operations.md so that a dashboard reads like it:
 messages received, replies, autonomous speech (自発発言), API usage.
 """
 

@@ -11,9 +11,9 @@ Redis, PostgreSQL or Gemini:
   transcript exceeds ``max_chars`` (≈ 200k characters, about 130k tokens of Japanese —
   several thousand messages) is split into several calls of about equal size.
 * :func:`clean_content` removes a transcript prefix the model may echo back, and
-  :func:`attribute` finds each memory's source messages by character-shingle overlap,
-  which gives the memory its channel, source ids and source time without asking the model
-  for ids it could get wrong.
+  :meth:`SourceIndex.attribute` finds each memory's source messages by character-shingle
+  overlap, which gives the memory its channel, source ids and source time without asking
+  the model for ids it could get wrong.
 """
 
 from __future__ import annotations

@@ -1,22 +1,26 @@
 """The 06:00 pipeline (長期記憶 + Daily Report) for one logical date, end to end.
 
-Steps for date D (the previous fleet-local day when run at 06:00):
+Steps for date D (the previous fleet-local day when run at 06:00), each a function below:
 
 0. Take D's advisory lock in PostgreSQL and look for D's completion record: the CronJob
-   controller may start two runs or a retried one, and a completed date costs no LLM call.
+   controller may start two runs or a retried one, and a completed date costs no LLM call
+   (:func:`run_day`, :func:`_finish_completed_day`).
 1. Read D's messages from the Redis day log (written by the router), keep humans' and
-   personas' messages; **one** structured-output call extracts memories (a day over
-   :data:`~runtime.pipeline.extract.MAX_TRANSCRIPT_CHARS` is split into a few calls).
-2. Drop near-duplicates with :func:`agentfleet_runtime.dedup.dedupe`, against each other and against
-   the memories already stored for D.
-3. **One** call computes the progress differential against the latest earlier progress.
-4. **One** batch embedding call (one request per 100 memories: Google's batch limit).
+   personas' messages (:func:`_read_day`); **one** structured-output call extracts memories
+   (:func:`_extract`; a day over
+   :data:`~agentfleet_runtime.pipeline.extract.MAX_TRANSCRIPT_CHARS` is split into a few calls).
+2. Drop near-duplicates with :func:`agentfleet_runtime.dedup.dedupe`, against each other and
+   against the memories already stored for D (:func:`_drop_near_duplicates`).
+3. **One** call computes the progress differential against the latest earlier progress
+   (:func:`_progress_differential`).
+4. **One** batch embedding call (one request per 100 memories: Google's batch limit), and
+   each memory's source messages (:func:`_embed`).
 5. Commit memories, progress and D's completion in one transaction (nothing partial
-   survives a failure, so a failed run is simply run again).
-6. Build the template report (:func:`agentfleet_runtime.brain.report.daily_report`, no LLM) and
-   put it on SPECTRA's queue as an ANNOUNCE job ``report:{fleet}:{D}`` — atomically with a Redis
-   run-once marker, and recorded in PostgreSQL, so it is queued once; the worker's own
-   ``done`` marker on the job id guards the post itself.
+   survives a failure, so a failed run is simply run again) (:func:`_commit`).
+6. Build the template report (:func:`agentfleet_runtime.brain.report.daily_report`, no LLM)
+   and put it on SPECTRA's queue as an ANNOUNCE job ``report:{fleet}:{D}`` — atomically
+   with a Redis run-once marker, and recorded in PostgreSQL, so it is queued once; the
+   worker's own ``done`` marker on the job id guards the post itself (:func:`_queue_report`).
 
 An empty day makes no LLM call and still posts a short report (昨日は会話がなかった).
 """
@@ -30,7 +34,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -42,13 +46,14 @@ from agentfleet_runtime.brain.report import (
     ReportProgress,
     daily_report,
 )
+from agentfleet_runtime.brain.speech import ActiveTask
 from agentfleet_runtime.bus.codec import FIELD, encode_job
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.bus.queues import QUEUE_MAXLEN
 from agentfleet_runtime.config import Settings
 from agentfleet_runtime.contract import PERSONAS
 from agentfleet_runtime.dedup import dedupe
-from agentfleet_runtime.llm.gemini import GeminiClient, GeminiSettings, Turn
+from agentfleet_runtime.llm.gemini import EMBED_BATCH_LIMIT, GeminiClient, GeminiSettings, Turn
 from agentfleet_runtime.llm.rate_limit import RedisRateLimiter
 from agentfleet_runtime.memory.hot import HotMemory
 from agentfleet_runtime.memory.long_term import (
@@ -56,6 +61,7 @@ from agentfleet_runtime.memory.long_term import (
     LongTermStore,
     MemoryType,
     NewMemory,
+    RunRecord,
     StoredMemory,
     migrate,
 )
@@ -66,6 +72,7 @@ from agentfleet_runtime.pipeline.extract import (
     MAX_TRANSCRIPT_CHARS,
     Extraction,
     ProgressDiff,
+    Selection,
     SourceIndex,
     chunk_lines,
     clean_content,
@@ -205,32 +212,117 @@ async def run_day(deps: PipelineDeps, day: date, *, force: bool = False) -> Pipe
 
 
 async def _run_locked(deps: PipelineDeps, day: date, started: float, force: bool) -> PipelineResult:
-    config, store, keys = deps.config, deps.store, deps.keys
-    channel_names = {cid: name for name, cid in config.channel_ids.items()}
+    """Steps 0–6 of the module docstring, with ``day``'s lock held."""
     with _step(day, "state"):
-        record = await store.run_record(config.fleet, day)
+        record = await deps.store.run_record(deps.config.fleet, day)
     if record is not None and not force:
-        if record.report_queued_at is not None:
-            log.info(
-                "長期記憶 for %s already done at %s: nothing to do",
-                day,
-                record.completed_at.isoformat(timespec="seconds"),
-            )
-            return PipelineResult(day, "already_done", duration_s=time.monotonic() - started)
-        log.info("長期記憶 for %s done earlier; its Daily Report is still to be queued", day)
-        committed = time.monotonic()
-        queued, text = await _report(deps, day, record.stats)
-        return PipelineResult(
-            day,
-            "report_only",
-            messages=int(record.stats.get("messages", 0)),
-            report_queued=queued,
-            report=text,
-            duration_s=time.monotonic() - started,
-            report_delay_s=time.monotonic() - committed,
-        )
+        return await _finish_completed_day(deps, day, record, started)
 
-    # 1. read
+    conversation = await _read_day(deps, day)
+    formed = _Formed()
+    if conversation.selection.messages:
+        candidates, extraction_calls = await _extract(deps, day, conversation)
+        kept = await _drop_near_duplicates(deps, day, candidates)
+        progress = await _progress_differential(deps, day, kept, conversation.tasks)
+        memories = await _embed(deps, day, kept, conversation)
+        formed = _Formed(
+            memories,
+            progress,
+            extracted=len(candidates),
+            dropped=len(candidates) - len(kept),
+            llm_calls=extraction_calls + 1 + -(-len(kept) // EMBED_BATCH_LIMIT),
+        )
+    else:
+        log.info("長期記憶 %s had no conversation: no LLM call", day)
+
+    stats = conversation.stats | {
+        "memories_extracted": formed.extracted,
+        "duplicates_dropped": formed.dropped,
+        "llm_calls": formed.llm_calls,
+        "forced": force,
+    }
+    inserted = await _commit(deps, day, formed, stats, started)
+    committed = time.monotonic()
+    queued, text = await _queue_report(deps, day, stats)
+    return PipelineResult(
+        day,
+        "completed",
+        messages=len(conversation.selection.messages),
+        memories_extracted=formed.extracted,
+        duplicates_dropped=formed.dropped,
+        memories_stored=inserted,
+        llm_calls=formed.llm_calls,
+        report_queued=queued,
+        report=text,
+        duration_s=time.monotonic() - started,
+        report_delay_s=time.monotonic() - committed,
+    )
+
+
+class _Candidate(NamedTuple):
+    """One extracted memory, cleaned, before near-duplicates are dropped and it is embedded."""
+
+    content: str
+    memory_type: MemoryType
+    importance: float
+    entities: tuple[str, ...]
+    claimed_channel: str
+    """Where the model says it was said; its source messages have the last word."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Conversation:
+    """What step 1 read of the date: the messages that count, and what the prompts need."""
+
+    selection: Selection
+    persona_ids: dict[int, str]
+    channel_names: dict[int, str]
+    tasks: list[ActiveTask]
+    stats: dict[str, Any]
+    """The day's message counts, stored with the run and shown in the report."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Formed:
+    """What steps 1–4 formed: the memories to store, the progress, and their counts."""
+
+    memories: list[NewMemory] = field(default_factory=list)
+    progress: dict[str, Any] | None = None
+    extracted: int = 0
+    dropped: int = 0
+    llm_calls: int = 0
+    """Extraction chunks, the progress call and the embedding batches."""
+
+
+async def _finish_completed_day(
+    deps: PipelineDeps, day: date, record: RunRecord, started: float
+) -> PipelineResult:
+    """Step 0 found ``day`` stored: nothing to do, or only its report left to queue."""
+    if record.report_queued_at is not None:
+        log.info(
+            "長期記憶 for %s already done at %s: nothing to do",
+            day,
+            record.completed_at.isoformat(timespec="seconds"),
+        )
+        return PipelineResult(day, "already_done", duration_s=time.monotonic() - started)
+    log.info("長期記憶 for %s done earlier; its Daily Report is still to be queued", day)
+    committed = time.monotonic()
+    queued, text = await _queue_report(deps, day, record.stats)
+    return PipelineResult(
+        day,
+        "report_only",
+        messages=int(record.stats.get("messages", 0)),
+        report_queued=queued,
+        report=text,
+        duration_s=time.monotonic() - started,
+        report_delay_s=time.monotonic() - committed,
+    )
+
+
+async def _read_day(deps: PipelineDeps, day: date) -> _Conversation:
+    """Step 1: the day log, kept to humans' and personas' messages, and the current tasks."""
+    keys = deps.keys
+    channel_names = {cid: name for name, cid in deps.config.channel_ids.items()}
     step_started = time.monotonic()
     with _step(day, "read"):
         persona_ids = await _persona_ids(deps.redis, keys)
@@ -256,157 +348,170 @@ async def _run_locked(deps: PipelineDeps, day: date, started: float, force: bool
         "agent_messages": agents,
         "channel_counts": per_channel,
     }
-    calls = 0
-    extracted = dropped = 0
-    new_memories: list[NewMemory] = []
-    progress: dict[str, Any] | None = None
+    return _Conversation(selection, persona_ids, channel_names, tasks, stats)
 
-    if selection.messages:
-        # 2. extract
-        step_started = time.monotonic()
-        lines = transcript_lines(selection.messages, channel_names, persona_ids, config.zone)
-        chunks = chunk_lines(lines, config.max_transcript_chars)
-        sources = SourceIndex(selection.messages, channel_names)
-        candidates: list[tuple[str, MemoryType, float, tuple[str, ...], str]] = []
-        with _step(day, "extract"):
-            for chunk in chunks:
-                generation = await deps.gemini.generate(
-                    extraction_prompt(day, config.personas, config.max_memories_per_call),
-                    [Turn("user", "\n".join(chunk))],
-                    response_schema=Extraction,
-                    temperature=0.2,
-                )
-                calls += 1
-                assert isinstance(generation.parsed, Extraction)
-                for item in generation.parsed.memories[: config.max_memories_per_call]:
-                    content = clean_content(item.content)
-                    if content:
-                        importance = min(1.0, max(0.0, float(item.importance)))
-                        entities = clean_entities(item.entities)
-                        candidates.append(
-                            (content, item.memory_type, importance, entities, item.channel)
-                        )
-        extracted = len(candidates)
-        log.info(
-            "長期記憶 extracted %d memories from %d lines in %d call(s) (%.2fs)",
-            extracted,
-            len(lines),
-            len(chunks),
-            time.monotonic() - step_started,
-        )
 
-        # 3. near-duplicates, also against what is already stored for the date
-        with _step(day, "dedup"):
-            existing = await store.day_memories(config.fleet, day)
-        texts = [m.content for m in existing] + [c[0] for c in candidates]
-        keep = [i - len(existing) for i in dedupe(texts) if i >= len(existing)]
-        dropped = extracted - len(keep)
-        kept = [candidates[i] for i in keep]
-        log.info(
-            "長期記憶 dedup: %d kept, %d near-duplicates dropped (%d already stored for %s)",
-            len(kept),
-            dropped,
-            len(existing),
-            day,
-        )
-
-        # 4. progress differential
-        step_started = time.monotonic()
-        with _step(day, "progress"):
-            previous = await store.progress_before(config.fleet, day)
-            ranked = sorted(kept, key=lambda c: -c[2])[:MAX_PROGRESS_MEMORIES]
-            generation = await deps.gemini.generate(
-                progress_prompt(day),
-                [
-                    Turn(
-                        "user",
-                        progress_input(
-                            previous,
-                            [(t.channel, t.text) for t in tasks],
-                            [(c[4], c[1], c[0]) for c in ranked],
-                        ),
-                    )
-                ],
-                response_schema=ProgressDiff,
-                temperature=0.2,
-            )
-            calls += 1
-            assert isinstance(generation.parsed, ProgressDiff)
-            progress = generation.parsed.model_dump()
-            progress["previous_day"] = previous[0].isoformat() if previous else None
-        log.info(
-            "長期記憶 progress differential: %d items against %s (%.2fs)",
-            len(progress["items"]),
-            progress["previous_day"] or "nothing earlier",
-            time.monotonic() - step_started,
-        )
-
-        # 5. embeddings, one batch
-        step_started = time.monotonic()
-        with _step(day, "embed"):
-            vectors = await deps.gemini.embed([c[0] for c in kept]) if kept else []
-            calls += -(-len(kept) // 100)
-        for (content, memory_type, importance, entities, claimed), vector in zip(
-            kept, vectors, strict=True
-        ):
-            source = sources.attribute(content, claimed)
-            new_memories.append(
-                NewMemory(
-                    channel=source.channel,
-                    content=content,
-                    memory_type=memory_type,
-                    importance=importance,
-                    embedding=vector,
-                    entities=entities,
-                    source_message_ids=source.message_ids,
-                    source_at=datetime.fromtimestamp(source.source_at, UTC)
-                    if source.source_at is not None
-                    else None,
-                )
-            )
-        log.info(
-            "長期記憶 embedded %d memories (%.2fs)", len(vectors), time.monotonic() - step_started
-        )
-    else:
-        log.info("長期記憶 %s had no conversation: no LLM call", day)
-
-    # 6. store
-    stats.update(
-        memories_extracted=extracted, duplicates_dropped=dropped, llm_calls=calls, forced=force
+async def _extract(
+    deps: PipelineDeps, day: date, conversation: _Conversation
+) -> tuple[list[_Candidate], int]:
+    """Step 1: memories from the transcript, one call per chunk; returns them and the calls."""
+    config = deps.config
+    step_started = time.monotonic()
+    lines = transcript_lines(
+        conversation.selection.messages,
+        conversation.channel_names,
+        conversation.persona_ids,
+        config.zone,
     )
-    with _step(day, "store"):
-        inserted = await store.commit_day(
-            config.fleet, day, new_memories, progress, stats, formed_at=deps.clock()
+    chunks = chunk_lines(lines, config.max_transcript_chars)
+    candidates: list[_Candidate] = []
+    with _step(day, "extract"):
+        for chunk in chunks:
+            candidates += await _extract_chunk(deps, day, chunk)
+    log.info(
+        "長期記憶 extracted %d memories from %d lines in %d call(s) (%.2fs)",
+        len(candidates),
+        len(lines),
+        len(chunks),
+        time.monotonic() - step_started,
+    )
+    return candidates, len(chunks)
+
+
+async def _extract_chunk(deps: PipelineDeps, day: date, chunk: list[str]) -> list[_Candidate]:
+    """One structured-output call on part of the transcript, its answers cleaned."""
+    limit = deps.config.max_memories_per_call
+    generation = await deps.gemini.generate(
+        extraction_prompt(day, deps.config.personas, limit),
+        [Turn("user", "\n".join(chunk))],
+        response_schema=Extraction,
+        temperature=0.2,
+    )
+    assert isinstance(generation.parsed, Extraction)
+    candidates: list[_Candidate] = []
+    for item in generation.parsed.memories[:limit]:
+        content = clean_content(item.content)
+        if content:
+            importance = min(1.0, max(0.0, float(item.importance)))
+            entities = clean_entities(item.entities)
+            candidates.append(
+                _Candidate(content, item.memory_type, importance, entities, item.channel)
+            )
+    return candidates
+
+
+async def _drop_near_duplicates(
+    deps: PipelineDeps, day: date, candidates: list[_Candidate]
+) -> list[_Candidate]:
+    """Step 2: candidates that repeat neither each other nor what is stored for ``day``."""
+    with _step(day, "dedup"):
+        existing = await deps.store.day_memories(deps.config.fleet, day)
+    texts = [m.content for m in existing] + [c.content for c in candidates]
+    keep = [i - len(existing) for i in dedupe(texts) if i >= len(existing)]
+    kept = [candidates[i] for i in keep]
+    log.info(
+        "長期記憶 dedup: %d kept, %d near-duplicates dropped (%d already stored for %s)",
+        len(kept),
+        len(candidates) - len(kept),
+        len(existing),
+        day,
+    )
+    return kept
+
+
+async def _progress_differential(
+    deps: PipelineDeps, day: date, kept: list[_Candidate], tasks: list[ActiveTask]
+) -> dict[str, Any]:
+    """Step 3: one call compares the day's memories with the latest earlier progress."""
+    step_started = time.monotonic()
+    with _step(day, "progress"):
+        previous = await deps.store.progress_before(deps.config.fleet, day)
+        ranked = sorted(kept, key=lambda c: -c.importance)[:MAX_PROGRESS_MEMORIES]
+        generation = await deps.gemini.generate(
+            progress_prompt(day),
+            [
+                Turn(
+                    "user",
+                    progress_input(
+                        previous,
+                        [(t.channel, t.text) for t in tasks],
+                        [(c.claimed_channel, c.memory_type, c.content) for c in ranked],
+                    ),
+                )
+            ],
+            response_schema=ProgressDiff,
+            temperature=0.2,
         )
-    committed = time.monotonic()
+        assert isinstance(generation.parsed, ProgressDiff)
+        progress = generation.parsed.model_dump()
+        progress["previous_day"] = previous[0].isoformat() if previous else None
+    log.info(
+        "長期記憶 progress differential: %d items against %s (%.2fs)",
+        len(progress["items"]),
+        progress["previous_day"] or "nothing earlier",
+        time.monotonic() - step_started,
+    )
+    return progress
+
+
+async def _embed(
+    deps: PipelineDeps, day: date, kept: list[_Candidate], conversation: _Conversation
+) -> list[NewMemory]:
+    """Step 4: one batch embedding call; each memory gets its vector and source messages."""
+    step_started = time.monotonic()
+    with _step(day, "embed"):
+        vectors = await deps.gemini.embed([c.content for c in kept]) if kept else []
+    sources = SourceIndex(conversation.selection.messages, conversation.channel_names)
+    memories = [
+        _new_memory(candidate, vector, sources)
+        for candidate, vector in zip(kept, vectors, strict=True)
+    ]
+    log.info("長期記憶 embedded %d memories (%.2fs)", len(vectors), time.monotonic() - step_started)
+    return memories
+
+
+def _new_memory(candidate: _Candidate, vector: list[float], sources: SourceIndex) -> NewMemory:
+    source = sources.attribute(candidate.content, candidate.claimed_channel)
+    return NewMemory(
+        channel=source.channel,
+        content=candidate.content,
+        memory_type=candidate.memory_type,
+        importance=candidate.importance,
+        embedding=vector,
+        entities=candidate.entities,
+        source_message_ids=source.message_ids,
+        source_at=datetime.fromtimestamp(source.source_at, UTC)
+        if source.source_at is not None
+        else None,
+    )
+
+
+async def _commit(
+    deps: PipelineDeps, day: date, formed: _Formed, stats: dict[str, Any], started: float
+) -> int:
+    """Step 5: memories, progress and completion in one transaction; returns rows added."""
+    with _step(day, "store"):
+        inserted = await deps.store.commit_day(
+            deps.config.fleet,
+            day,
+            formed.memories,
+            formed.progress,
+            stats,
+            formed_at=deps.clock(),
+        )
     log.info(
         "長期記憶 finished: fleet=%s day=%s messages=%d extracted=%d duplicates=%d stored=%d "
         "llm_calls=%d in %.1fs",
-        config.fleet,
+        deps.config.fleet,
         day,
-        len(selection.messages),
-        extracted,
-        dropped,
+        stats["messages"],
+        formed.extracted,
+        formed.dropped,
         inserted,
-        calls,
-        committed - started,
+        formed.llm_calls,
+        time.monotonic() - started,
     )
-
-    # 7. report
-    queued, text = await _report(deps, day, stats)
-    return PipelineResult(
-        day,
-        "completed",
-        messages=len(selection.messages),
-        memories_extracted=extracted,
-        duplicates_dropped=dropped,
-        memories_stored=inserted,
-        llm_calls=calls,
-        report_queued=queued,
-        report=text,
-        duration_s=time.monotonic() - started,
-        report_delay_s=time.monotonic() - committed,
-    )
+    return inserted
 
 
 def _report_data(
@@ -441,8 +546,10 @@ def _report_data(
     )
 
 
-async def _report(deps: PipelineDeps, day: date, stats: Mapping[str, Any]) -> tuple[bool, str]:
-    """Build the report from what is stored and queue it once; returns (queued now, text)."""
+async def _queue_report(
+    deps: PipelineDeps, day: date, stats: Mapping[str, Any]
+) -> tuple[bool, str]:
+    """Step 6: the report from what is stored, queued once; returns (queued now, text)."""
     config, keys = deps.config, deps.keys
     started = time.monotonic()
     with _step(day, "report"):
@@ -535,8 +642,8 @@ async def run_in_process(
 async def run_migrate(settings: Settings) -> None:
     """``agentfleet migrate``: create or upgrade the schema for the configured dimension.
 
-    Also sets the database's default time zone to ``FLEET_TIMEZONE`` so the guide's
-    ``DATE(timestamp) = CURRENT_DATE`` check counts by the fleet's local date.
+    Also sets the database's default time zone to ``FLEET_TIMEZONE`` so that
+    ``DATE(timestamp) = CURRENT_DATE`` counts by the fleet's local date.
     """
     if settings.POSTGRESQL_URL is None:
         raise RuntimeError("POSTGRESQL_URL is not set")
