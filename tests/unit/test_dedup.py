@@ -8,7 +8,6 @@ from datasketch import MinHash
 
 from agentfleet_runtime.dedup import (
     NearDuplicateIndex,
-    RecentUtterances,
     SignatureBuilder,
     dedupe,
     fingerprint,
@@ -244,34 +243,6 @@ def test_dedupe_bulk_path_equals_minhash_lsh_path_and_index() -> None:
             expected.append(i)
     assert bulk == expected
     assert len(bulk) < len(texts)
-
-
-# --- recent utterances -----------------------------------------------------------------
-
-
-def test_recent_utterances_window_is_per_agent_and_bounded() -> None:
-    recent = RecentUtterances(window=3)
-    recent.remember("spectra", "今日のミーティングは認証システムの進捗から始めよう")
-    assert recent.is_repeat("spectra", "今日のミーティングは、認証システムの進捗から始めよう！")
-    assert not recent.is_repeat("paz", "今日のミーティングは認証システムの進捗から始めよう")
-    assert not recent.is_repeat("spectra", "ブレストの結果をまとめてドキュメントにしておくね")
-    # A new number is news, not a repeat.
-    recent.remember("lynq", "認証システムの進捗は40%")
-    assert not recent.is_repeat("lynq", "認証システムの進捗は60%")
-    for line in (
-        "次のスプリントの目標を決めよう",
-        "タスクの優先順位を整理してみよう",
-        "お昼休憩にしよう",
-    ):
-        recent.remember("spectra", line)
-    assert recent.recent_count("spectra") == 3
-    # The first utterance fell out of the window.
-    assert not recent.is_repeat("spectra", "今日のミーティングは認証システムの進捗から始めよう")
-    assert recent.is_repeat("spectra", "お昼休憩にしよう！")
-    recent.forget("spectra")
-    assert recent.recent_count("spectra") == 0
-    with pytest.raises(ValueError):
-        RecentUtterances(window=0)
 
 
 # --- quality over the labelled set (correctness, not timing) ---------------------------

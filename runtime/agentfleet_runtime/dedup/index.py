@@ -12,7 +12,6 @@ compared, never what is a duplicate.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
@@ -27,7 +26,6 @@ from agentfleet_runtime.dedup.sketch import SCHEME, SignatureBuilder
 __all__ = [
     "Match",
     "NearDuplicateIndex",
-    "RecentUtterances",
     "dedupe",
     "lsh_params",
     "verified_similarity",
@@ -287,58 +285,3 @@ def dedupe(
                 table.setdefault(band_key, []).append(i)
         keep.append(i)
     return keep
-
-
-class RecentUtterances:
-    """Per-agent window of recent utterances, to stop an agent repeating itself.
-
-    Autonomous speech asks :meth:`is_repeat` before posting; on a repeat it regenerates
-    once, and if the second draft is a repeat too, it skips this turn. Whatever is posted is
-    passed to :meth:`remember`. Each agent has its own window of the last ``window``
-    utterances: an agent may say what another agent said (that is agreement, not a loop).
-
-    Args:
-        window: utterances remembered per agent; the oldest is forgotten first.
-        threshold: Jaccard similarity from which an utterance counts as a repeat.
-        num_perm: MinHash permutations of each agent's index.
-
-    """
-
-    def __init__(self, window: int = 30, threshold: float = 0.8, num_perm: int = 128) -> None:
-        if window < 1:
-            raise ValueError(f"window must be at least 1, got {window}")
-        self.window = window
-        self._threshold = threshold
-        self._num_perm = num_perm
-        self._indexes: dict[str, NearDuplicateIndex[int]] = {}
-        self._order: dict[str, deque[int]] = {}
-        self._next_id = 0
-
-    def is_repeat(self, agent: str, text: str) -> bool:
-        """Return whether ``text`` near-duplicates one of ``agent``'s recent utterances."""
-        index = self._indexes.get(agent)
-        return index is not None and index.is_duplicate(text)
-
-    def remember(self, agent: str, text: str) -> None:
-        """Record that ``agent`` said ``text``, forgetting its oldest beyond the window."""
-        index = self._indexes.get(agent)
-        if index is None:
-            index = NearDuplicateIndex(threshold=self._threshold, num_perm=self._num_perm)
-            self._indexes[agent] = index
-            self._order[agent] = deque()
-        order = self._order[agent]
-        self._next_id += 1
-        index.add(self._next_id, text)
-        order.append(self._next_id)
-        while len(order) > self.window:
-            index.remove(order.popleft())
-
-    def recent_count(self, agent: str) -> int:
-        """Return how many utterances of ``agent`` are currently remembered."""
-        index = self._indexes.get(agent)
-        return 0 if index is None else len(index)
-
-    def forget(self, agent: str) -> None:
-        """Forget everything ``agent`` said (e.g. at the start of a new day)."""
-        self._indexes.pop(agent, None)
-        self._order.pop(agent, None)
