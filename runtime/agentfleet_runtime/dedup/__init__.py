@@ -8,12 +8,7 @@ datasketch MinHash LSH for candidates followed by exact Jaccard verification; te
 different facts (numbers, negation, a replaced content word) are never merged.
 """
 
-from agentfleet_runtime.dedup.index import (
-    Match,
-    NearDuplicateIndex,
-    dedupe,
-    lsh_params,
-)
+from agentfleet_runtime.dedup.index import Match, NearDuplicateIndex, dedupe, lsh_params
 from agentfleet_runtime.dedup.normalize import (
     Fingerprint,
     fingerprint,
@@ -23,13 +18,11 @@ from agentfleet_runtime.dedup.normalize import (
     same_facts,
     shingles,
 )
-from agentfleet_runtime.dedup.sketch import SignatureBuilder, shingle_hash
 
 __all__ = [
     "Fingerprint",
     "Match",
     "NearDuplicateIndex",
-    "SignatureBuilder",
     "dedupe",
     "fingerprint",
     "jaccard",
@@ -37,6 +30,5 @@ __all__ = [
     "normalize",
     "numbers",
     "same_facts",
-    "shingle_hash",
     "shingles",
 ]
