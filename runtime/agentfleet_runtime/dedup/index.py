@@ -1,37 +1,30 @@
 """Near-duplicate index: datasketch MinHash LSH for candidates, exact Jaccard to decide.
 
 MinHash LSH alone is a poor judge at the threshold itself: with 128 permutations tuned to
-0.8, a pair whose Jaccard similarity is exactly 0.8 becomes a candidate only about 40 % of
-the time. So the LSH here is deliberately generous (bands chosen so that a pair at the
-threshold is missed with probability ≤ ``max_miss``, 0.1 % by default), and every candidate
-is then verified on the stored shingle sets: the exact Jaccard similarity must reach the
-threshold and the texts must state the same facts (numbers, polarity, no substituted
-content word: :func:`agentfleet_runtime.dedup.normalize.same_facts`). LSH decides only what is
-compared, never what is a duplicate.
+0.8 (datasketch's default weighting), a pair whose Jaccard similarity is exactly 0.8
+becomes a candidate only about 40 % of the time. So the LSH here is deliberately generous
+(bands chosen so that a pair at the threshold is missed with probability ≤ ``max_miss``,
+0.1 % by default), and every candidate is then verified on the stored shingle sets: the
+exact Jaccard similarity must reach the threshold and the texts must state the same facts
+(numbers, polarity, no substituted content word:
+:func:`agentfleet_runtime.dedup.normalize.same_facts`). LSH decides only what is compared,
+never what is a duplicate.
+
+Sketches live only as long as their index (a day's pipeline run, one speech draft) and are
+never persisted, so a change of datasketch's hashing scheme cannot leave stale ones behind.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar, cast
+from typing import Generic, TypeVar
 
-import numpy as np
-import numpy.typing as npt
-from datasketch import LeanMinHash, MinHashLSH
+from datasketch import MinHash, MinHashLSH
 
 from agentfleet_runtime.dedup.normalize import Fingerprint, fingerprint, jaccard, same_facts
-from agentfleet_runtime.dedup.sketch import SCHEME, SignatureBuilder
 
-__all__ = [
-    "Match",
-    "NearDuplicateIndex",
-    "RecentUtterances",
-    "dedupe",
-    "lsh_params",
-    "verified_similarity",
-]
+__all__ = ["Match", "NearDuplicateIndex", "dedupe", "lsh_params", "verified_similarity"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -61,10 +54,6 @@ def lsh_params(threshold: float, num_perm: int, max_miss: float = 0.001) -> tupl
         if bands >= 2 and (1.0 - threshold**rows) ** bands <= max_miss:
             return bands, rows
     return num_perm, 1
-
-
-ESTIMATE_MARGIN = 0.15
-"""How far below the threshold a MinHash estimate may fall and still be checked exactly."""
 
 
 def verified_similarity(
@@ -101,77 +90,51 @@ class NearDuplicateIndex(Generic[K]):
     Args:
         threshold: minimum exact Jaccard similarity of a near-duplicate.
         num_perm: MinHash permutations.
-        max_miss: target probability that LSH misses a pair exactly at ``threshold``.
-        bands_rows: explicit LSH ``(bands, rows)``, overriding :func:`lsh_params`.
         check_facts: also require :func:`agentfleet_runtime.dedup.normalize.same_facts`.
-        seed: MinHash permutation seed.
 
     """
 
     def __init__(
-        self,
-        threshold: float = 0.8,
-        num_perm: int = 128,
-        *,
-        max_miss: float = 0.001,
-        bands_rows: tuple[int, int] | None = None,
-        check_facts: bool = True,
-        seed: int = 1,
+        self, threshold: float = 0.8, num_perm: int = 128, *, check_facts: bool = True
     ) -> None:
         self.threshold = threshold
         self.check_facts = check_facts
-        self.bands_rows = bands_rows or lsh_params(threshold, num_perm, max_miss)
-        self._builder = SignatureBuilder(num_perm=num_perm, seed=seed)
-        self._lsh = MinHashLSH(num_perm=num_perm, params=self.bands_rows)
+        self._lsh = MinHashLSH(num_perm=num_perm, params=lsh_params(threshold, num_perm))
+        # Every sketch is a copy of this empty one: MinHash() would draw its 128 permutations
+        # again from a seeded generator each time, which costs more than hashing a line.
+        self._empty = MinHash(num_perm=num_perm)
         self._entries: dict[K, Fingerprint] = {}
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._entries
 
     def add(self, key: K, text: str) -> None:
         """Index ``text`` under ``key``; raises :class:`KeyError` if ``key`` is present."""
-        self.add_many([(key, text)])
-
-    def add_many(self, items: Iterable[tuple[K, str]]) -> None:
-        """Index many ``(key, text)`` pairs, computing their signatures in one batch."""
-        pairs = list(items)
-        prints = [fingerprint(text) for _, text in pairs]
-        signatures = self._builder.build([p.normalized for p in prints])
-        for (key, _), fp, signature in zip(pairs, prints, signatures, strict=True):
-            self._insert(key, fp, signature)
+        fp = fingerprint(text)
+        self._insert(key, fp, self._sketch(fp))
 
     def find(self, text: str) -> list[Match[K]]:
         """Return the indexed texts that near-duplicate ``text``, most similar first."""
         fp = fingerprint(text)
-        return self._find(fp, self._builder.build([fp.normalized])[0])
+        return self._find(fp, self._sketch(fp))
 
-    def is_duplicate(self, text: str) -> bool:
-        """Return whether any indexed text near-duplicates ``text``."""
-        return bool(self.find(text))
+    def _sketch(self, fp: Fingerprint) -> MinHash | None:
+        """The MinHash of a fingerprint's shingles; None when it has none (never matches)."""
+        if not fp.shingles:
+            return None
+        sketch = self._empty.copy()
+        sketch.update_batch([shingle.encode() for shingle in fp.shingles])
+        return sketch
 
-    def remove(self, key: K) -> None:
-        """Remove ``key`` from the index; raises :class:`KeyError` if it is absent."""
-        fp = self._entries.pop(key)
-        if fp.shingles:
-            self._lsh.remove(key)
-
-    def _insert(self, key: K, fp: Fingerprint, signature: npt.NDArray[np.uint32]) -> None:
-        """Store a fingerprint and its signature (the latter only if there are shingles)."""
+    def _insert(self, key: K, fp: Fingerprint, sketch: MinHash | None) -> None:
+        """Store a fingerprint, and its sketch in the LSH if it has one."""
         if key in self._entries:
             raise KeyError(f"key already indexed: {key!r}")
         self._entries[key] = fp
-        if fp.shingles:
-            sketch = LeanMinHash(seed=self._builder.seed, hashvalues=signature, scheme=SCHEME)
+        if sketch is not None:
             self._lsh.insert(key, sketch, check_duplication=False)
 
-    def _find(self, fp: Fingerprint, signature: npt.NDArray[np.uint32]) -> list[Match[K]]:
+    def _find(self, fp: Fingerprint, sketch: MinHash | None) -> list[Match[K]]:
         """LSH candidates of a prepared query, verified by exact Jaccard and same facts."""
-        if not fp.shingles:
+        if sketch is None:
             return []
-        sketch = LeanMinHash(seed=self._builder.seed, hashvalues=signature, scheme=SCHEME)
         matches: list[Match[K]] = []
         for key in self._lsh.query(sketch):
             similarity = verified_similarity(
@@ -189,156 +152,22 @@ def dedupe(
     threshold: float = 0.8,
     num_perm: int = 128,
     check_facts: bool = True,
-    use_minhash_lsh: bool = False,
 ) -> list[int]:
     """Return the indices of ``texts`` to keep: each text not near-duplicating a kept one.
 
     The first occurrence wins, and a text is compared with the texts kept so far only (a
     dropped text cannot cause further drops). Texts with nothing left after normalisation
-    are always kept. Same decision as adding the kept texts one by one to a
-    :class:`NearDuplicateIndex` with the same parameters.
-
-    Bulk path: texts whose normal forms are identical are settled with a dict, the others
-    are sketched in one numpy batch, and the LSH bands of all signatures are cut at once and
-    looked up in plain dicts (the same banding as :class:`datasketch.MinHashLSH`, whose
-    per-call overhead, about 80 µs per query + insert, would otherwise dominate the bulk
-    cost). ``use_minhash_lsh=True`` runs the same algorithm through ``MinHashLSH`` instead.
+    are always kept. Exactly what adding the kept texts one by one to a
+    :class:`NearDuplicateIndex` gives; each text is fingerprinted and sketched once.
     """
-    prints = [fingerprint(text) for text in texts]
-    bands, rows = lsh_params(threshold, num_perm)
-    builder = SignatureBuilder(num_perm=num_perm)
-    # Exact repeats after normalisation are the bulk of real duplicates (a re-extracted
-    # memory, a pasted line): settle them before any sketching. They are always dropped:
-    # their first occurrence was kept, or dropped as a near-duplicate of a kept text, which
-    # they then near-duplicate as well (same shingles, same facts).
-    seen_forms: set[object] = set()
-    todo: list[int] = []
-    for i, fp in enumerate(prints):
-        if fp.normalized:
-            form = (
-                (fp.normalized, fp.numbers, fp.polarity, fp.content)
-                if check_facts
-                else fp.normalized
-            )
-            if form in seen_forms:
-                continue
-            seen_forms.add(form)
-        todo.append(i)
-    signatures = builder.build([prints[i].normalized for i in todo])
-
-    if use_minhash_lsh:
-        index: NearDuplicateIndex[int] = NearDuplicateIndex(
-            threshold=threshold,
-            num_perm=num_perm,
-            bands_rows=(bands, rows),
-            check_facts=check_facts,
-        )
-        keep: list[int] = []
-        for i, signature in zip(todo, signatures, strict=True):
-            if not index._find(prints[i], signature):
-                index._insert(i, prints[i], signature)
-                keep.append(i)
-        return keep
-
-    # Band keys: each band's `rows` uint32 values as one bytes object, for all texts at once
-    # (numpy turns a void scalar into bytes).
-    band_keys = cast(
-        "list[list[bytes]]",
-        np.ascontiguousarray(signatures[:, : bands * rows])
-        .view(np.dtype((np.void, 4 * rows)))
-        .reshape(len(todo), bands)
-        .tolist(),
+    index: NearDuplicateIndex[int] = NearDuplicateIndex(
+        threshold, num_perm, check_facts=check_facts
     )
-    tables: list[dict[bytes, list[int]]] = [{} for _ in range(bands)]
-    sizes = [len(fp.shingles) for fp in prints]
-    row_of = {i: row for row, i in enumerate(todo)}
-    # LSH proposes many candidates when messages share whole clauses; the signatures'
-    # agreement estimates each candidate's Jaccard in one numpy step, and only those that
-    # could plausibly reach the threshold go on to the exact check. With 128 permutations
-    # the estimate's standard deviation is at most 0.045, so a margin of 0.15 drops a true
-    # near-duplicate with a probability well under 1e-3.
-    estimate_floor = threshold - ESTIMATE_MARGIN
-    keep = []
-    for row, (i, keys) in enumerate(zip(todo, band_keys, strict=True)):
-        fp = prints[i]
-        if fp.shingles:
-            candidates: set[int] = set()
-            for table, band_key in zip(tables, keys, strict=True):
-                bucket = table.get(band_key)
-                if bucket is not None:
-                    candidates.update(bucket)
-            # The size bound of verified_similarity: Jaccard >= t needs the smaller set to
-            # be at least t times the larger one.
-            low, high = threshold * sizes[i], sizes[i] / threshold
-            plausible = [k for k in candidates if low <= sizes[k] <= high]
-            duplicate = False
-            if plausible:
-                others = [row_of[k] for k in plausible]
-                agreement = np.count_nonzero(signatures[others] == signatures[row], axis=1)
-                for k, agree in zip(plausible, agreement.tolist(), strict=True):
-                    if agree >= estimate_floor * num_perm and (
-                        verified_similarity(fp, prints[k], threshold, check_facts) is not None
-                    ):
-                        duplicate = True
-                        break
-            if duplicate:
-                continue
-            for table, band_key in zip(tables, keys, strict=True):
-                table.setdefault(band_key, []).append(i)
-        keep.append(i)
+    keep: list[int] = []
+    for i, text in enumerate(texts):
+        fp = fingerprint(text)
+        sketch = index._sketch(fp)
+        if not index._find(fp, sketch):
+            index._insert(i, fp, sketch)
+            keep.append(i)
     return keep
-
-
-class RecentUtterances:
-    """Per-agent window of recent utterances, to stop an agent repeating itself.
-
-    Autonomous speech asks :meth:`is_repeat` before posting; on a repeat it regenerates
-    once, and if the second draft is a repeat too, it skips this turn. Whatever is posted is
-    passed to :meth:`remember`. Each agent has its own window of the last ``window``
-    utterances: an agent may say what another agent said (that is agreement, not a loop).
-
-    Args:
-        window: utterances remembered per agent; the oldest is forgotten first.
-        threshold: Jaccard similarity from which an utterance counts as a repeat.
-        num_perm: MinHash permutations of each agent's index.
-
-    """
-
-    def __init__(self, window: int = 30, threshold: float = 0.8, num_perm: int = 128) -> None:
-        if window < 1:
-            raise ValueError(f"window must be at least 1, got {window}")
-        self.window = window
-        self._threshold = threshold
-        self._num_perm = num_perm
-        self._indexes: dict[str, NearDuplicateIndex[int]] = {}
-        self._order: dict[str, deque[int]] = {}
-        self._next_id = 0
-
-    def is_repeat(self, agent: str, text: str) -> bool:
-        """Return whether ``text`` near-duplicates one of ``agent``'s recent utterances."""
-        index = self._indexes.get(agent)
-        return index is not None and index.is_duplicate(text)
-
-    def remember(self, agent: str, text: str) -> None:
-        """Record that ``agent`` said ``text``, forgetting its oldest beyond the window."""
-        index = self._indexes.get(agent)
-        if index is None:
-            index = NearDuplicateIndex(threshold=self._threshold, num_perm=self._num_perm)
-            self._indexes[agent] = index
-            self._order[agent] = deque()
-        order = self._order[agent]
-        self._next_id += 1
-        index.add(self._next_id, text)
-        order.append(self._next_id)
-        while len(order) > self.window:
-            index.remove(order.popleft())
-
-    def recent_count(self, agent: str) -> int:
-        """Return how many utterances of ``agent`` are currently remembered."""
-        index = self._indexes.get(agent)
-        return 0 if index is None else len(index)
-
-    def forget(self, agent: str) -> None:
-        """Forget everything ``agent`` said (e.g. at the start of a new day)."""
-        self._indexes.pop(agent, None)
-        self._order.pop(agent, None)

@@ -117,7 +117,7 @@ class Fingerprint(NamedTuple):
 
     ``numbers`` are canonically spelled numbers, ``polarity`` the negation markers present,
     ``content`` the content-word tokens (see :func:`same_facts`). A named tuple rather than
-    a dataclass: the bulk path builds one per message, and tuples are cheaper to create.
+    a dataclass: one is built per text compared, and tuples are cheaper to create.
     """
 
     normalized: str
