@@ -17,6 +17,7 @@ import kopf
 
 from agentfleet_operator import metrics
 from agentfleet_operator.api import constants as c
+from agentfleet_operator.cache import ChildCache, index_child, index_id
 from agentfleet_operator.children.desired import WATCHED
 from agentfleet_operator.kube import KubeClient
 from agentfleet_operator.meta import owner_of
@@ -88,7 +89,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
     client = KubeClient(lambda: credentials(settings), timeout=options.request_timeout)
-    reconciler = Reconciler(client)
+    reconciler = Reconciler(client, cache=ChildCache())
 
     async def work(key: FleetKey) -> str:
         return await reconciler.reconcile(*key)
@@ -118,18 +119,21 @@ def fleets_probe(memo: kopf.Memo, **_: Any) -> int:
     return len(runtime.queue.known)
 
 
+# The event handlers are coroutines: kopf runs plain functions in a thread pool, and the
+# work queue belongs to the event loop's thread.
 @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL)
-def fleet_event(
+async def fleet_event(
     *,
     type: str,
     body: kopf.Body,
     name: str,
     namespace: str | None,
     memo: Any,
-    **_: Any,
+    **kwargs: Any,
 ) -> None:
     """Queue a pass when a fleet appears or its spec changes (not for our status writes)."""
     runtime: Runtime = memo.agentfleet
+    _bind_cache(runtime, kwargs)
     key = (namespace or "", name)
     if type == "DELETED":
         runtime.queue.forget(key)
@@ -144,15 +148,29 @@ def fleet_event(
         runtime.queue.known.add(key)
 
 
-def child_event(*, body: kopf.Body, namespace: str | None, memo: Any, **_: Any) -> None:
+async def child_event(*, body: kopf.Body, namespace: str | None, memo: Any, **kwargs: Any) -> None:
     """Queue a pass of the owning fleet when one of its children changes or disappears."""
     owner = owner_of(body)
     if owner is not None and namespace:
         runtime: Runtime = memo.agentfleet
+        _bind_cache(runtime, kwargs)
         runtime.queue.add((namespace, owner))
 
 
+def _bind_cache(runtime: Runtime, handler_kwargs: dict[str, Any]) -> None:
+    # kopf hands its indexes to handlers only; the reconciler reads them from here on.
+    if runtime.reconciler.cache is not None:
+        runtime.reconciler.cache.bind(handler_kwargs)
+
+
 for _resource in WATCHED:
+    kopf.index(
+        group=_resource.group,
+        version=_resource.version,
+        plural=_resource.plural,
+        id=index_id(_resource),
+        labels={c.LABEL_MANAGED_BY: c.MANAGED_BY},
+    )(index_child)
     kopf.on.event(
         group=_resource.group,
         version=_resource.version,

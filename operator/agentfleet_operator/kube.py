@@ -59,7 +59,7 @@ class KubeClient:
             ssl: Any = info.as_ssl_context() if self._server.startswith("https") else None
             self._session = aiohttp.ClientSession(
                 headers={**info.as_http_headers(), "User-Agent": c.FIELD_MANAGER},
-                connector=aiohttp.TCPConnector(ssl=ssl, limit=50),
+                connector=aiohttp.TCPConnector(ssl=ssl, limit=100),
                 timeout=self._timeout,
             )
             return self._session

@@ -25,8 +25,8 @@ class Options:
 
     resync_seconds: float = 300.0
     """Safety net: every fleet is reconciled at least this often, events or not."""
-    debounce_seconds: float = 0.2
-    """How long a queued fleet waits so that one pass sees a whole burst of events."""
+    debounce_seconds: float = 0.05
+    """How long an event waits for the rest of its burst, so one pass sees all of it."""
     concurrency: int = 8
     """Fleets reconciled at the same time."""
     metrics_port: int = 9090

@@ -8,6 +8,7 @@ annotation), or someone changed a field we set; otherwise the pass makes no writ
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import os
@@ -22,11 +23,13 @@ import aiohttp
 from agentfleet_operator import metrics
 from agentfleet_operator.api import constants as c
 from agentfleet_operator.api.types import FleetSpec, SpecError, parse_fleet
+from agentfleet_operator.cache import ChildCache, NotCached
 from agentfleet_operator.children import basics
 from agentfleet_operator.children.desired import (
     SECRETS,
     Child,
     ResourceType,
+    apply_waves,
     desired_children,
     possible_children,
 )
@@ -99,10 +102,12 @@ class Reconciler:
         self,
         client: KubeClient,
         *,
+        cache: ChildCache | None = None,
         password: Callable[[int], str] = secrets.token_urlsafe,
         instance: str | None = None,
     ) -> None:
         self.client = client
+        self.cache = cache
         self._password = password
         self._instance = instance or os.environ.get("HOSTNAME", "agentfleet-operator")
         self._conditions: dict[tuple[str, str], list[dict[str, str]]] = {}
@@ -203,50 +208,76 @@ class Reconciler:
         return True
 
     async def _apply_children(self, fleet: FleetRef, spec: FleetSpec, outcome: Outcome) -> None:
-        children = desired_children(fleet, spec)
-        wanted = {(child.resource, child.name) for child in children}
-        for child in children:
-            desired = with_spec_hash(child.body)
-            kind, cname = child.resource.kind, child.name
-            try:
-                live = await self.client.get(child.resource, fleet.namespace, cname)
-            except ApiError as exc:
-                _failed(outcome, child, f"{kind} {cname}: {exc.message}")
-                continue
-            if live is not None and not is_owned_by(live, fleet):
-                _failed(
-                    outcome,
-                    child,
-                    f"{kind} {cname} exists but does not belong to this fleet; delete or rename it",
-                )
-                continue
-            why = "spec changed" if _hash_of(live) != _hash_of(desired) else None
-            why = "missing" if live is None else why or drift(live, desired)
-            if why is not None:
-                try:
-                    live = await self.client.apply(child.resource, desired)
-                except ApiError as exc:
-                    _failed(outcome, child, _apply_error(kind, cname, exc))
-                    continue
-                metrics.WRITES.labels(kind=kind, verb="apply").inc()
-                outcome.writes.append(f"{kind} {cname} ({why})")
-                logger.info("applied %s %s/%s: %s", kind, fleet.namespace, cname, why)
-            if child.component:
-                outcome.components.append(component_state(child, live))
+        """Read and, where needed, apply every child; prune those the spec no longer has.
 
-        for resource, cname in possible_children(fleet):
-            if (resource, cname) in wanted:
-                continue
+        Children are handled concurrently in two waves: what Pods read (ServiceAccount,
+        ConfigMap, Services...) first, then the workloads, so a Pod never starts before
+        its configuration exists and a pass costs two round trips' time, not thirteen.
+        """
+        children = desired_children(fleet, spec)
+        for wave in apply_waves(children):
+            await asyncio.gather(*(self._apply_child(fleet, child, outcome) for child in wave))
+        wanted = {(child.resource, child.name) for child in children}
+        stale = [(r, n) for r, n in possible_children(fleet) if (r, n) not in wanted]
+        await asyncio.gather(*(self._prune(fleet, r, n, outcome) for r, n in stale))
+
+    async def _apply_child(self, fleet: FleetRef, child: Child, outcome: Outcome) -> None:
+        desired = with_spec_hash(child.body)
+        kind, cname = child.resource.kind, child.name
+        try:
+            live = await self._read(child.resource, fleet.namespace, cname)
+        except ApiError as exc:
+            _failed(outcome, child, f"{kind} {cname}: {exc.message}")
+            return
+        if live is not None and not is_owned_by(live, fleet):
+            _failed(
+                outcome,
+                child,
+                f"{kind} {cname} exists but does not belong to this fleet; delete or rename it",
+            )
+            return
+        why = "spec changed" if _hash_of(live) != _hash_of(desired) else None
+        why = "missing" if live is None else why or drift(live, desired)
+        if why is not None:
             try:
-                live = await self.client.get(resource, fleet.namespace, cname)
-                if live is None or not is_owned_by(live, fleet):
-                    continue
-                await self.client.delete(resource, fleet.namespace, cname)
+                live = await self.client.apply(child.resource, desired)
             except ApiError as exc:
-                outcome.errors.append(f"{resource.kind} {cname}: {exc.message}")
-                continue
-            metrics.WRITES.labels(kind=resource.kind, verb="delete").inc()
-            outcome.writes.append(f"{resource.kind} {cname} deleted (no longer in the spec)")
+                _failed(outcome, child, _apply_error(kind, cname, exc))
+                return
+            if self.cache is not None:
+                self.cache.wrote(child.resource, live)
+            metrics.WRITES.labels(kind=kind, verb="apply").inc()
+            outcome.writes.append(f"{kind} {cname} ({why})")
+            logger.info("applied %s %s/%s: %s", kind, fleet.namespace, cname, why)
+        if child.component:
+            outcome.components.append(component_state(child, live))
+
+    async def _prune(
+        self, fleet: FleetRef, resource: ResourceType, cname: str, outcome: Outcome
+    ) -> None:
+        try:
+            live = await self._read(resource, fleet.namespace, cname)
+            if live is None or not is_owned_by(live, fleet):
+                return
+            await self.client.delete(resource, fleet.namespace, cname)
+            if self.cache is not None:
+                self.cache.deleted(resource, live)
+        except ApiError as exc:
+            outcome.errors.append(f"{resource.kind} {cname}: {exc.message}")
+            return
+        metrics.WRITES.labels(kind=resource.kind, verb="delete").inc()
+        outcome.writes.append(f"{resource.kind} {cname} deleted (no longer in the spec)")
+
+    async def _read(
+        self, resource: ResourceType, namespace: str, name: str
+    ) -> dict[str, Any] | None:
+        """A child from the watch cache, or from the API server for kinds it lacks."""
+        if self.cache is not None:
+            try:
+                return self.cache.get(resource, namespace, name)
+            except NotCached:
+                pass
+        return await self.client.get(resource, namespace, name)
 
     async def _event(self, fleet_body: Mapping[str, Any], transition: Transition) -> None:
         meta = fleet_body["metadata"]

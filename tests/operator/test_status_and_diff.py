@@ -18,7 +18,7 @@ from agentfleet_operator.status import (
     status_patch,
     unwritten_state,
 )
-from agentfleet_operator.workqueue import WorkQueue
+from agentfleet_operator.workqueue import Lane, WorkQueue
 
 
 def test_quantities_compare_by_value() -> None:
@@ -142,6 +142,29 @@ async def test_work_queue_retries_errors_with_backoff() -> None:
     await queue.close()
     assert len(calls) == 3
     assert calls[2] - calls[1] > calls[1] - calls[0]  # exponential
+
+
+async def test_work_queue_serves_events_before_the_resync() -> None:
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def work(key: str) -> str:
+        order.append(key)
+        await gate.wait()
+        return "unchanged"
+
+    queue: WorkQueue[str] = WorkQueue(work, concurrency=1, debounce=0.01)
+    queue.add("busy")
+    await asyncio.sleep(0.05)  # the only worker is now busy
+    for key in ("r1", "r2", "r3"):
+        queue.add(key, lane=Lane.RESYNC)
+    queue.add("event")
+    queue.add("r3")  # an event for a fleet already waiting for the resync moves it up
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.sleep(0.05)
+    await queue.close()
+    assert order[0] == "busy" and set(order[1:3]) == {"event", "r3"} and order[3:] == ["r1", "r2"]
 
 
 def test_namespaces_come_from_flags_or_the_environment(monkeypatch: Any) -> None:

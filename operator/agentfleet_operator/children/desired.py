@@ -44,8 +44,9 @@ EVENTS: Final = ResourceType("", "v1", "events", "Event")
 NETWORKPOLICIES: Final = ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy")
 PODMONITORS: Final = ResourceType("monitoring.coreos.com", "v1", "podmonitors", "PodMonitor")
 
-#: Kinds whose changes the operator watches to repair drift within seconds. PodMonitors are
-#: optional (their CRD may be absent) and are repaired by the periodic resync instead.
+#: Kinds whose changes the operator watches, to repair drift within seconds and to know
+#: its children without reading them (see ``cache``). PodMonitors are watched once their
+#: CRD exists (kopf notices it appear).
 WATCHED: Final = (
     DEPLOYMENTS,
     STATEFULSETS,
@@ -54,6 +55,7 @@ WATCHED: Final = (
     CONFIGMAPS,
     SERVICEACCOUNTS,
     NETWORKPOLICIES,
+    PODMONITORS,
 )
 
 
@@ -108,6 +110,17 @@ def desired_children(fleet: FleetRef, spec: FleetSpec) -> list[Child]:
     if spec.monitoring.pod_monitor:
         children.append(Child(PODMONITORS, basics.pod_monitor(fleet, spec)))
     return children
+
+
+#: Kinds that run Pods; everything else is what those Pods read, and is applied first.
+WORKLOAD_KINDS: Final = frozenset({"Deployment", "StatefulSet", "CronJob"})
+
+
+def apply_waves(children: list[Child]) -> list[list[Child]]:
+    """Split children into what Pods read (first) and the workloads that run them (then)."""
+    plumbing = [child for child in children if child.resource.kind not in WORKLOAD_KINDS]
+    workloads = [child for child in children if child.resource.kind in WORKLOAD_KINDS]
+    return [wave for wave in (plumbing, workloads) if wave]
 
 
 def possible_children(fleet: FleetRef) -> list[tuple[ResourceType, str]]:
