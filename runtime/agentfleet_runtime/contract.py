@@ -139,6 +139,8 @@ TIME_OF_DAY_PATTERN: Final = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 #: pgvector indexes ``vector`` columns of at most 2000 dimensions.
 DEFAULT_EMBEDDING_DIMENSIONS: Final = 768
 MAX_EMBEDDING_DIMENSIONS: Final = 2000
+#: gemini-embedding-001 answers with this many values when no outputDimensionality is given.
+MODEL_EMBEDDING_DIMENSIONS: Final = 3072
 
 #: Shapes of the credentials a person might paste into the wrong place: a Discord bot token
 #: and a Google API key. Unanchored, so they are found inside longer text; RE2-compatible,

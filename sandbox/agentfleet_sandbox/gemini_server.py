@@ -58,12 +58,10 @@ from typing import Any, Final, Literal, cast, get_args
 
 from aiohttp import web
 
+from agentfleet_runtime.contract import MODEL_EMBEDDING_DIMENSIONS
+
 log = logging.getLogger(__name__)
 
-#: Native dimension of multilingual-e5-small.
-NATIVE_EMBEDDING_DIMENSIONS: Final = 384
-#: gemini-embedding-001 answers with 3072 values when no outputDimensionality is given.
-DEFAULT_EMBEDDING_DIMENSIONS: Final = 3072
 #: The real API rejects larger batches with 400 INVALID_ARGUMENT; mirror it so that callers
 #: that forget to split their batches fail here first, not in production.
 MAX_BATCH_EMBED_REQUESTS: Final = 100
@@ -893,11 +891,11 @@ class GeminiServer:
         vectors = await asyncio.to_thread(embedder.encode, texts, is_query)
         result = []
         for req, vector in zip(requests, vectors, strict=True):
-            dims = req.get("outputDimensionality") or DEFAULT_EMBEDDING_DIMENSIONS
-            if not isinstance(dims, int) or dims < 1 or dims > DEFAULT_EMBEDDING_DIMENSIONS:
+            dims = req.get("outputDimensionality") or MODEL_EMBEDDING_DIMENSIONS
+            if not isinstance(dims, int) or dims < 1 or dims > MODEL_EMBEDDING_DIMENSIONS:
                 raise _BadRequest(
                     f"* outputDimensionality must be between 1 and "
-                    f"{DEFAULT_EMBEDDING_DIMENSIONS}, got {dims!r}"
+                    f"{MODEL_EMBEDDING_DIMENSIONS}, got {dims!r}"
                 )
             result.append(fit_dimensions(vector, dims))
         return result

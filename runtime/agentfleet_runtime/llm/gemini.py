@@ -27,7 +27,7 @@ import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final, Literal, NamedTuple, Protocol, TypeVar, cast
+from typing import Any, Final, Literal, NamedTuple, NoReturn, Protocol, TypeVar, cast
 
 import aiohttp
 from google import genai
@@ -35,6 +35,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from agentfleet_runtime.contract import DEFAULT_EMBEDDING_DIMENSIONS, MODEL_EMBEDDING_DIMENSIONS
 from agentfleet_runtime.observability.metrics import (
     API_USAGE_TOKENS,
     ERRORS,
@@ -81,7 +82,9 @@ class GeminiSettings(BaseModel):
     """``None`` for Google's endpoint; the sandbox's server URL otherwise."""
     model: str = "gemini-3.8-flash"
     embedding_model: str = "gemini-embedding-001"
-    embedding_dimensions: int = Field(default=768, ge=1, le=3072)
+    embedding_dimensions: int = Field(
+        default=DEFAULT_EMBEDDING_DIMENSIONS, ge=1, le=MODEL_EMBEDDING_DIMENSIONS
+    )
     timeout_seconds: float = Field(default=30.0, gt=0)
     """Per request, not per call: a call may make up to ``max_attempts`` requests."""
     # cast: GEMINI_REQUEST has a limit (a Gemini call is never retried forever).
@@ -308,25 +311,7 @@ class GeminiClient:
         contents: list[types.ContentDict] = [
             {"role": t.role, "parts": [{"text": t.text}]} for t in turns
         ]
-        config: types.GenerateContentConfigDict = {
-            # No tools are ever passed; disabling the SDK's function-calling loop takes the
-            # direct path and drops its "AFC is enabled" INFO line from every call.
-            "automatic_function_calling": {"disable": True},
-        }
-        if system_prompt:
-            config["system_instruction"] = system_prompt
-        if temperature is not None:
-            config["temperature"] = temperature
-        if response_schema is not None:
-            config["response_mime_type"] = "application/json"
-            # JSON Schema for both forms: the SDK's own conversion of a pydantic model (its
-            # ``response_schema``) rejects common shapes such as ``dict[str, int]`` fields
-            # for the Gemini API, while ``responseJsonSchema`` takes pydantic's schema as is.
-            config["response_json_schema"] = (
-                response_schema
-                if isinstance(response_schema, dict)
-                else response_schema.model_json_schema()
-            )
+        config = _generate_config(system_prompt, response_schema, temperature)
 
         async def send() -> types.GenerateContentResponse:
             return await self._client.aio.models.generate_content(
@@ -338,19 +323,7 @@ class GeminiClient:
 
         started = time.monotonic()
         generation, attempts = await self._call("generate", model, send, check)
-        elapsed = time.monotonic() - started
-        API_USAGE_TOKENS.labels(model=model, direction="prompt").inc(generation.prompt_tokens)
-        API_USAGE_TOKENS.labels(model=model, direction="output").inc(generation.output_tokens)
-        log.info(
-            "API usage: kind=generate model=%s prompt_tokens=%d output_tokens=%d "
-            "total_tokens=%d attempts=%d latency_ms=%d",
-            model,
-            generation.prompt_tokens,
-            generation.output_tokens,
-            generation.prompt_tokens + generation.output_tokens,
-            attempts,
-            elapsed * 1000,
-        )
+        _log_generation(model, generation, attempts, time.monotonic() - started)
         return generation
 
     async def embed(
@@ -481,60 +454,20 @@ class GeminiClient:
         check: Callable[[T], R],
     ) -> tuple[R, int]:
         """Run ``send`` then ``check`` with retries; return the result and requests made."""
-        max_attempts = self.settings.max_attempts
         attempts = 0
         empties = 0
 
         async def attempt() -> R:
             nonlocal attempts, empties
             attempts += 1
-            if self._limiter is not None:
-                await self._limiter.acquire()
             try:
-                async with asyncio.timeout(self._guard_seconds):
-                    raw = await send()
-                result = check(raw)
-            except _Empty as exc:
-                empties += 1
-                failure = _Failure("empty", f"empty answer: {exc}", empties < 2)
-            except Exception as exc:
-                classified = self._classify(exc)
-                if classified is None:
-                    raise
-                failure = classified
-            else:
-                GEMINI_CALLS.labels(model=model, kind=kind, status="ok").inc()
-                return result
-            GEMINI_CALLS.labels(model=model, kind=kind, status=failure.status).inc()
-            if failure.retryable:
-                raise _Retryable(failure)
-            raise _Failed(failure)
-
-        def server_delay(error: _Retryable) -> float | None:
-            return error.failure.retry_after
+                return await self._attempt(kind, model, send, check, empties)
+            except _Retryable as error:
+                empties += error.failure.status == "empty"
+                raise
 
         def before_wait(number: int, error: _Retryable, delay: float) -> None:
-            reason = error.failure.reason
-            if delay > self.settings.max_retry_delay_seconds:
-                log.warning(
-                    "Gemini %s %s failed (%s); server asks to wait %.1fs, more than "
-                    "the %.1fs allowed: giving up",
-                    kind,
-                    model,
-                    reason,
-                    delay,
-                    self.settings.max_retry_delay_seconds,
-                )
-                raise _Failed(error.failure)
-            log.warning(
-                "Gemini %s %s attempt %d/%d failed (%s); retrying in %.2fs",
-                kind,
-                model,
-                number,
-                max_attempts,
-                reason,
-                delay,
-            )
+            self._before_retry(kind, model, number, error.failure, delay)
 
         started = time.monotonic()
         try:
@@ -542,14 +475,71 @@ class GeminiClient:
                 attempt,
                 self._retry,
                 retry_on=_Retryable,
-                delay_hint=server_delay,
+                delay_hint=lambda error: error.failure.retry_after,
                 before_wait=before_wait,
             )
             return result, attempts
         except _Failed as failed:
-            failure = failed.failure
+            self._give_up(kind, model, failed.failure, attempts)
         finally:
             GEMINI_LATENCY.labels(model=model, kind=kind).observe(time.monotonic() - started)
+
+    async def _attempt(
+        self,
+        kind: str,
+        model: str,
+        send: Callable[[], Awaitable[T]],
+        check: Callable[[T], R],
+        empties: int,
+    ) -> R:
+        """One request: its result, or :class:`_Retryable` / :class:`_Failed` saying why not."""
+        if self._limiter is not None:
+            await self._limiter.acquire()
+        try:
+            async with asyncio.timeout(self._guard_seconds):
+                raw = await send()
+            result = check(raw)
+        except _Empty as exc:
+            # An empty answer is asked again once: a second one is the model's answer.
+            failure = _Failure("empty", f"empty answer: {exc}", empties < 1)
+        except Exception as exc:
+            classified = self._classify(exc)
+            if classified is None:
+                raise
+            failure = classified
+        else:
+            GEMINI_CALLS.labels(model=model, kind=kind, status="ok").inc()
+            return result
+        GEMINI_CALLS.labels(model=model, kind=kind, status=failure.status).inc()
+        raise _Retryable(failure) if failure.retryable else _Failed(failure)
+
+    def _before_retry(
+        self, kind: str, model: str, number: int, failure: _Failure, delay: float
+    ) -> None:
+        """Log the retry about to wait, or give up if the server asks for too long a wait."""
+        if delay > self.settings.max_retry_delay_seconds:
+            log.warning(
+                "Gemini %s %s failed (%s); server asks to wait %.1fs, more than "
+                "the %.1fs allowed: giving up",
+                kind,
+                model,
+                failure.reason,
+                delay,
+                self.settings.max_retry_delay_seconds,
+            )
+            raise _Failed(failure)
+        log.warning(
+            "Gemini %s %s attempt %d/%d failed (%s); retrying in %.2fs",
+            kind,
+            model,
+            number,
+            self.settings.max_attempts,
+            failure.reason,
+            delay,
+        )
+
+    def _give_up(self, kind: str, model: str, failure: _Failure, attempts: int) -> NoReturn:
+        """Log the final failure and raise the error the callers handle."""
         ERRORS.labels(component="gemini").inc()
         message = self._redact(
             f"Gemini {kind} with {model} failed after {attempts} request(s): {failure.reason}"
@@ -560,6 +550,50 @@ class GeminiClient:
         if not failure.retryable:
             raise LLMRequestRejected(message, attempts=attempts, status=failure.status) from None
         raise LLMUnavailable(message, attempts=attempts, status=failure.status) from None
+
+
+def _generate_config(
+    system_prompt: str,
+    response_schema: dict[str, Any] | type[BaseModel] | None,
+    temperature: float | None,
+) -> types.GenerateContentConfigDict:
+    """The request's configuration: instructions, sampling and the answer's shape."""
+    config: types.GenerateContentConfigDict = {
+        # No tools are ever passed; disabling the SDK's function-calling loop takes the
+        # direct path and drops its "AFC is enabled" INFO line from every call.
+        "automatic_function_calling": {"disable": True},
+    }
+    if system_prompt:
+        config["system_instruction"] = system_prompt
+    if temperature is not None:
+        config["temperature"] = temperature
+    if response_schema is not None:
+        config["response_mime_type"] = "application/json"
+        # JSON Schema for both forms: the SDK's own conversion of a pydantic model (its
+        # ``response_schema``) rejects common shapes such as ``dict[str, int]`` fields
+        # for the Gemini API, while ``responseJsonSchema`` takes pydantic's schema as is.
+        config["response_json_schema"] = (
+            response_schema
+            if isinstance(response_schema, dict)
+            else response_schema.model_json_schema()
+        )
+    return config
+
+
+def _log_generation(model: str, generation: Generation, attempts: int, elapsed: float) -> None:
+    """Count the tokens and write the ``API usage`` line operators grep for."""
+    API_USAGE_TOKENS.labels(model=model, direction="prompt").inc(generation.prompt_tokens)
+    API_USAGE_TOKENS.labels(model=model, direction="output").inc(generation.output_tokens)
+    log.info(
+        "API usage: kind=generate model=%s prompt_tokens=%d output_tokens=%d "
+        "total_tokens=%d attempts=%d latency_ms=%d",
+        model,
+        generation.prompt_tokens,
+        generation.output_tokens,
+        generation.prompt_tokens + generation.output_tokens,
+        attempts,
+        elapsed * 1000,
+    )
 
 
 def _embedding_values(
