@@ -12,6 +12,7 @@ import aiohttp
 from agentfleet_runtime.contract import TOKEN_ENV, Env
 from agentfleet_sandbox.discord_server import DiscordServer
 from agentfleet_sandbox.gemini_server import GeminiServer
+from tests.fixtures.clock import zone_at_local_hour
 from tests.fixtures.redis import RedisServer, free_port
 
 MAIN = Path(__file__).resolve().parents[2] / "main.py"
@@ -61,6 +62,8 @@ async def test_runs_answers_logs_and_stops_gracefully_on_sigterm(
         "DISCORD_GATEWAY_URL": discord.gateway_url,
         "HEALTH_CHECK_PORT": str(port),
         "AUTONOMOUS_SPEECH_INTERVAL_SECONDS": "1",
+        # Speech waits for working hours; make it midday wherever the test runs.
+        "FLEET_TIMEZONE": zone_at_local_hour(12),
     }
     for bot, name in TOKEN_ENV.items():
         env[name.value] = discord.token(bot)
