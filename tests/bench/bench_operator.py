@@ -56,6 +56,8 @@ from tests.fixtures.redis import free_port
 RESYNC_SECONDS = 30
 FLEET_NAMESPACES = 20
 FLOOR_MANAGER = "bench-floor"
+# One kubectl writes a thousand fleets' children one object at a time: minutes, not seconds.
+APPLY_TIMEOUT = 3600
 WORKLOADS = ("deployments", "statefulsets")
 NO_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_read=None)
 
@@ -329,7 +331,9 @@ async def create_noise(cluster: Cluster, count: int) -> None:
             }
         )
     text = yaml.safe_dump_all(documents)
-    await asyncio.to_thread(cluster.kubectl, "apply", "--server-side", "-f", "-", stdin=text)
+    await asyncio.to_thread(
+        cluster.kubectl, "apply", "--server-side", "-f", "-", stdin=text, timeout=APPLY_TIMEOUT
+    )
 
 
 async def measure_floor(
@@ -344,7 +348,7 @@ async def measure_floor(
     path.write_text(yaml.safe_dump_all(floor_documents(fleets, namespaces)))
     spaces = set(namespaces)
     started = time.monotonic()
-    await asyncio.to_thread(cluster.kubectl, "apply", "-f", str(path))
+    await asyncio.to_thread(cluster.kubectl, "apply", "-f", str(path), timeout=APPLY_TIMEOUT)
     created = time.monotonic()
     ready = await until(
         lambda: (
@@ -401,7 +405,7 @@ async def measure_operator(
         path.write_text(yaml.safe_dump_all(manifests))
         spaces = set(namespaces)
         started = time.monotonic()
-        await asyncio.to_thread(cluster.kubectl, "apply", "-f", str(path))
+        await asyncio.to_thread(cluster.kubectl, "apply", "-f", str(path), timeout=APPLY_TIMEOUT)
         created = await until(
             lambda: watcher.count("cronjobs", spaces, ready=False) == fleets,
             3600,

@@ -79,6 +79,7 @@ class Cluster:
         stdin: str | None = None,
         check: bool = True,
         kubeconfig: Path | None = None,
+        timeout: float = 300,
     ) -> subprocess.CompletedProcess[str]:
         """Run ``kubectl`` or ``helm`` with ``args``; raise :class:`CommandFailed` if asked."""
         argv = [str(self.bin / tool), *args]
@@ -88,16 +89,18 @@ class Cluster:
             capture_output=True,
             text=True,
             env=self.env(kubeconfig),
-            timeout=300,
+            timeout=timeout,
             check=False,
         )
         if check and result.returncode != 0:
             raise CommandFailed(argv, result)
         return result
 
-    def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+    def kubectl(
+        self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 300
+    ) -> str:
         """Run kubectl and return its standard output."""
-        return self.run("kubectl", *args, stdin=stdin, check=check).stdout
+        return self.run("kubectl", *args, stdin=stdin, check=check, timeout=timeout).stdout
 
     def helm(self, *args: str, check: bool = True) -> str:
         """Run helm and return its standard output."""
