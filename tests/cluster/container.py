@@ -174,6 +174,10 @@ def sandboxed_argv(
     argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for path in _writable_mounts(pod, container):
         argv += ["--tmpfs", path]
+    # The image's program files: visible even when this checkout lives under a path the Pod
+    # mounts a volume on (a clone in /tmp would vanish under the Pod's /tmp emptyDir).
+    for program in sorted({ROOT, VENV_BIN.parent}):
+        argv += ["--ro-bind", str(program), str(program)]
     argv += ["--unshare-user", "--uid", str(uid), "--gid", str(gid)]
     argv += ["--chdir", image.workdir, "--die-with-parent", "--"]
     return argv + list(container["command"]) + list(container.get("args", []))
