@@ -1,12 +1,12 @@
 """What the operator knows of its children from their watch streams, so a pass reads nothing.
 
-Every child kind is watched anyway (to repair drift within seconds); each event also lands
-here, through a kopf index (``@kopf.index``), as the child's body without its
-``managedFields``, compacted to JSON bytes (a few KiB per child instead of tens of KiB of
-Python objects). kopf fills every index from the initial list before it calls any other
-handler, and the reconciler only runs because a handler asked for it, so a child missing
-from the cache is missing from the cluster: a pass over an unchanged fleet makes no request
-for its children at all.
+Every child kind is watched anyway (to repair drift within seconds; see
+:mod:`agentfleet_operator.informer`); each event also lands here as the child's body
+without its ``managedFields``, compacted to JSON bytes (a few KiB per child instead of
+tens of KiB of Python objects). Once a kind's first list is in, a child missing from the
+cache is missing from the cluster: a pass over an unchanged fleet makes no request for its
+children at all. Until then, or for a kind the API server does not serve, the pass reads
+the API server instead (:class:`NotCached`).
 
 A watch event may lag the operator's own write by a moment. The answers of the operator's
 own applies and deletes are kept as an overlay until the stream catches up, so a pass
@@ -15,10 +15,10 @@ right after a write does not mistake the old object for drift.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-import kopf
 import orjson
 
 from agentfleet_operator.children.desired import ResourceType
@@ -35,12 +35,7 @@ _KEEP: Final = (
 )
 
 ChildKey = tuple[str, str]
-"""(namespace, name) of a child, the key of each kind's index."""
-
-
-def index_id(resource: ResourceType) -> str:
-    """The kopf index id of a child kind (also the handler keyword that carries it)."""
-    return f"{resource.plural}_cache"
+"""(namespace, name) of a child."""
 
 
 def compact(body: Mapping[str, Any]) -> bytes:
@@ -50,9 +45,14 @@ def compact(body: Mapping[str, Any]) -> bytes:
     return orjson.dumps(kept)
 
 
-def index_child(body: kopf.Body, namespace: str | None, name: str | None, **_: Any) -> Any:
-    """Kopf indexing handler: one child, keyed by (namespace, name)."""
-    return {(namespace, name): compact(body)}
+def _key(body: Mapping[str, Any]) -> ChildKey:
+    meta = body["metadata"]
+    return str(meta.get("namespace", "")), str(meta["name"])
+
+
+def entry(body: Mapping[str, Any]) -> tuple[ChildKey, bytes]:
+    """A child as the cache keeps it: its (namespace, name) and its compacted body."""
+    return _key(body), compact(body)
 
 
 def _version(body: Mapping[str, Any]) -> int:
@@ -65,28 +65,85 @@ def _version(body: Mapping[str, Any]) -> int:
 
 
 class NotCached(Exception):
-    """The kind is not in the cache (no index for it yet): read it from the API server."""
+    """The kind is not in the cache (not listed yet, or not served): ask the API server."""
+
+
+Scope = tuple[str, str | None]
+"""(kind's plural, namespace or None for every namespace): what one watch covers."""
 
 
 class ChildCache:
-    """Children by kind, namespace and name, from kopf's indexes and the operator's writes."""
+    """Children by kind, namespace and name, from the watch streams and our own writes.
 
-    def __init__(self) -> None:
-        self._indexes: dict[str, Mapping[ChildKey, Any]] = {}
+    ``namespaces`` are the ones the operator serves, each watched on its own; empty means
+    one watch per kind over the whole cluster.
+    """
+
+    def __init__(self, kinds: Iterable[ResourceType] = (), namespaces: Iterable[str] = ()) -> None:
+        self._namespaced = tuple(namespaces)
+        self._stores: dict[Scope, dict[ChildKey, bytes]] = {}
         self._written: dict[tuple[str, str, str], tuple[int, dict[str, Any] | None]] = {}
+        self._pending = {(k.plural, ns) for k in kinds for ns in self._namespaced or (None,)}
+        self._settled = asyncio.Event()
+        if not self._pending:
+            self._settled.set()
 
-    def bind(self, handler_kwargs: Mapping[str, Any]) -> None:
-        """Take kopf's indexes from any handler's keyword arguments (they are the same)."""
-        if not self._indexes:
-            self._indexes = {k: v for k, v in handler_kwargs.items() if k.endswith("_cache")}
+    def _scope(self, resource: ResourceType, namespace: str) -> Scope:
+        return resource.plural, namespace if self._namespaced else None
+
+    # -- fed by the informers ----------------------------------------------------------
+
+    def replace(
+        self, resource: ResourceType, namespace: str | None, fresh: Mapping[ChildKey, bytes]
+    ) -> list[dict[str, Any]]:
+        """Take a full list of the kind (see :func:`entry`); return the children that changed.
+
+        A relist after a broken watch may differ from what the stream had said (a child
+        deleted meanwhile comes back in its last known form): the caller queues their owners.
+        """
+        old = self._stores.get((resource.plural, namespace), {})
+        changed = [
+            orjson.loads(fresh.get(key) or old[key])
+            for key in fresh.keys() | old.keys()
+            if fresh.get(key) != old.get(key)
+        ]
+        self._stores[resource.plural, namespace] = dict(fresh)
+        self.settle(resource, namespace)
+        return changed
+
+    def put(self, resource: ResourceType, body: Mapping[str, Any]) -> None:
+        """A child added or modified, as its watch stream delivered it."""
+        key, value = entry(body)
+        self._stores.setdefault(self._scope(resource, key[0]), {})[key] = value
+
+    def remove(self, resource: ResourceType, body: Mapping[str, Any]) -> None:
+        """A child deleted, as its watch stream delivered it."""
+        key = _key(body)
+        self._stores.get(self._scope(resource, key[0]), {}).pop(key, None)
+
+    def settle(self, resource: ResourceType, namespace: str | None) -> None:
+        """The first list attempt of the kind in ``namespace`` is over (listed or not)."""
+        self._pending.discard((resource.plural, namespace))
+        if not self._pending:
+            self._settled.set()
+
+    async def settled(self) -> None:
+        """Wait until every kind's first list attempt is over.
+
+        Passes wait for this so that a restart next to many fleets does not read every
+        child from the API server while the lists are still coming in.
+        """
+        await self._settled.wait()
+
+    # -- read by the reconciler ----------------------------------------------------------
 
     def get(self, resource: ResourceType, namespace: str, name: str) -> dict[str, Any] | None:
         """The child as last seen or written, None if absent; :class:`NotCached` if unknown."""
-        index = self._indexes.get(index_id(resource))
-        if index is None:
+        store = self._stores.get(self._scope(resource, namespace))
+        if store is None:
             raise NotCached(resource.plural)
-        store = index.get((namespace, name))
-        seen: dict[str, Any] | None = orjson.loads(next(iter(store))) if store else None
+        raw = store.get((namespace, name))
+        seen: dict[str, Any] | None = orjson.loads(raw) if raw is not None else None
         written = self._written.get((resource.plural, namespace, name))
         if written is None:
             return seen

@@ -1,6 +1,7 @@
-"""kopf wiring: settings, login, watches that feed the work queue, liveness probe.
+"""kopf wiring: settings, login, the fleets' watch that feeds the work queue, liveness.
 
-kopf does what it is good at (login, watching with reconnects, liveness, logging); the
+kopf does what it is good at (login, watching the fleets with reconnects, liveness,
+logging); the children are watched by :mod:`agentfleet_operator.informer`, and the
 reconcile itself runs in our work queue, keyed by fleet, because events of a dozen children
 and of the fleet must collapse into one pass per fleet. Handlers return nothing: kopf would
 otherwise write return values into the fleet's status.
@@ -17,10 +18,10 @@ import kopf
 
 from agentfleet_operator import metrics
 from agentfleet_operator.api import constants as c
-from agentfleet_operator.cache import ChildCache, index_child, index_id
+from agentfleet_operator.cache import ChildCache
 from agentfleet_operator.children.desired import WATCHED
+from agentfleet_operator.informer import ChildInformer
 from agentfleet_operator.kube import KubeClient
-from agentfleet_operator.meta import owner_of
 from agentfleet_operator.options import Options
 from agentfleet_operator.reconcile import Reconciler
 from agentfleet_operator.workqueue import WorkQueue
@@ -42,7 +43,8 @@ class Runtime:
     client: KubeClient
     reconciler: Reconciler
     queue: WorkQueue[FleetKey]
-    resync: asyncio.Task[None]
+    background: list[asyncio.Task[None]]
+    """The resync loop and the children's watches."""
 
 
 def credentials(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo | None:
@@ -74,13 +76,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.posting.enabled = False
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
-    # The API server filters child events by our label, so the operator never receives
-    # (nor holds in memory) the Deployments, Services, ConfigMaps... of everything else
-    # in the cluster; the handlers' own `labels=` filter would only drop them afterwards.
-    for resource in WATCHED:
-        settings.watching.label_selectors[resource.api_version, resource.plural] = CHILD_SELECTOR
     # Initial lists come in pages, so a restart next to thousands of fleets does not load
-    # every child of every kind in one response.
+    # every fleet in one response.
     settings.watching.chunk_size = LIST_CHUNK_SIZE
     settings.networking.request_timeout = options.request_timeout
     if not options.verbose:
@@ -89,16 +86,32 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
     client = KubeClient(lambda: credentials(settings), timeout=options.request_timeout)
-    reconciler = Reconciler(client, cache=ChildCache())
+    cache = ChildCache(WATCHED, options.namespaces)
+    reconciler = Reconciler(client, cache=cache)
 
     async def work(key: FleetKey) -> str:
+        await cache.settled()
         return await reconciler.reconcile(*key)
 
     queue: WorkQueue[FleetKey] = WorkQueue(
         work, concurrency=options.concurrency, debounce=options.debounce_seconds
     )
-    resync = asyncio.create_task(queue.resync(options.resync_seconds))
-    memo.agentfleet = Runtime(options, client, reconciler, queue, resync)
+    background = [asyncio.create_task(queue.resync(options.resync_seconds))]
+    for resource in WATCHED:
+        for namespace in options.namespaces or (None,):
+            informer = ChildInformer(
+                client,
+                cache,
+                resource,
+                namespace=namespace,
+                # The API server filters by our label, so the operator never receives (nor
+                # holds in memory) the Deployments, ConfigMaps... of everything else.
+                selector=CHILD_SELECTOR,
+                chunk=LIST_CHUNK_SIZE,
+                on_change=lambda ns, fleet: queue.add((ns, fleet)),
+            )
+            background.append(asyncio.create_task(informer.run()))
+    memo.agentfleet = Runtime(options, client, reconciler, queue, background)
     metrics.serve(options.metrics_port)
     logger.info("agentfleet operator started", extra={"options": str(options)})
 
@@ -107,7 +120,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     """Stop the queue and close the client."""
     runtime: Runtime = memo.agentfleet
-    runtime.resync.cancel()
+    for task in runtime.background:
+        task.cancel()
+    await asyncio.gather(*runtime.background, return_exceptions=True)
     await runtime.queue.close()
     await runtime.client.close()
 
@@ -129,11 +144,10 @@ async def fleet_event(
     name: str,
     namespace: str | None,
     memo: Any,
-    **kwargs: Any,
+    **_: Any,
 ) -> None:
     """Queue a pass when a fleet appears or its spec changes (not for our status writes)."""
     runtime: Runtime = memo.agentfleet
-    _bind_cache(runtime, kwargs)
     key = (namespace or "", name)
     if type == "DELETED":
         runtime.queue.forget(key)
@@ -146,35 +160,3 @@ async def fleet_event(
     else:
         # Our own status patch: remember the fleet for resyncs, but do not loop on it.
         runtime.queue.known.add(key)
-
-
-async def child_event(*, body: kopf.Body, namespace: str | None, memo: Any, **kwargs: Any) -> None:
-    """Queue a pass of the owning fleet when one of its children changes or disappears."""
-    owner = owner_of(body)
-    if owner is not None and namespace:
-        runtime: Runtime = memo.agentfleet
-        _bind_cache(runtime, kwargs)
-        runtime.queue.add((namespace, owner))
-
-
-def _bind_cache(runtime: Runtime, handler_kwargs: dict[str, Any]) -> None:
-    # kopf hands its indexes to handlers only; the reconciler reads them from here on.
-    if runtime.reconciler.cache is not None:
-        runtime.reconciler.cache.bind(handler_kwargs)
-
-
-for _resource in WATCHED:
-    kopf.index(
-        group=_resource.group,
-        version=_resource.version,
-        plural=_resource.plural,
-        id=index_id(_resource),
-        labels={c.LABEL_MANAGED_BY: c.MANAGED_BY},
-    )(index_child)
-    kopf.on.event(
-        group=_resource.group,
-        version=_resource.version,
-        plural=_resource.plural,
-        id=f"child-{_resource.plural}",
-        labels={c.LABEL_MANAGED_BY: c.MANAGED_BY},
-    )(child_event)

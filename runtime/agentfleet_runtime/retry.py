@@ -130,5 +130,11 @@ Jittered because the pods share one quota and would otherwise hit it again toget
 RECONCILE: Final = RetryPolicy(initial=1.0, cap=300.0)
 """The operator's next pass over a fleet whose last pass failed; the resync also retries."""
 
+CHILD_WATCH: Final = RetryPolicy(initial=1.0, cap=30.0, jitter=0.5)
+"""The operator listing and watching a child kind again after the API server failed it.
+
+Jittered because every kind's watch breaks at once when the API server restarts.
+"""
+
 PIPELINE_RUN: Final = RetryPolicy(initial=60.0, multiplier=5.0, max_attempts=3)
 """The 06:00 pipeline run in process: three runs, 60 s then 300 s apart (idempotent per date)."""

@@ -26,11 +26,18 @@ class ResourceType:
         """Return ``group/version`` (or ``v1`` for the core group)."""
         return f"{self.group}/{self.version}" if self.group else self.version
 
+    @property
+    def _base(self) -> str:
+        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+
     def path(self, namespace: str, name: str | None = None) -> str:
         """Return the URL path of the collection in ``namespace``, or of one object."""
-        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        path = f"{base}/namespaces/{namespace}/{self.plural}"
+        path = f"{self._base}/namespaces/{namespace}/{self.plural}"
         return f"{path}/{name}" if name else path
+
+    def collection(self, namespace: str | None) -> str:
+        """Return the URL path of the collection in ``namespace``, or in every namespace."""
+        return self.path(namespace) if namespace else f"{self._base}/{self.plural}"
 
 
 DEPLOYMENTS: Final = ResourceType("apps", "v1", "deployments", "Deployment")
