@@ -11,6 +11,7 @@ import yarl
 
 from agentfleet_runtime.app.ports import Poster
 from agentfleet_runtime.brain.messages import InboundMessage, OutboundMessage
+from agentfleet_runtime.brain.tasks import TaskRequest
 from agentfleet_runtime.discord import (
     ClientState,
     ClientSupervisor,
@@ -164,6 +165,8 @@ async def test_human_message_becomes_inbound_message(
         reply_to_message_id=earlier,
         reply_to_author_id=discord_server.user_id("spectra"),
         guild_id=discord_server.guild_id,
+        # discord.py lists @everyone (whose id is the guild's) first among a member's roles.
+        author_role_ids=(discord_server.guild_id,),
     )
     assert before - 1 <= got.created_at <= time.time() + 1
 
@@ -344,15 +347,17 @@ async def test_an_answer_ready_at_once_shows_no_typing(
 class TaskDesk:
     def __init__(self, delay: float = 0.0, fail: bool = False) -> None:
         self.calls: list[tuple[str, str, str, str]] = []
+        self.requests: list[TaskRequest] = []
         self.delay = delay
         self.fail = fail
 
-    async def __call__(self, action: str, channel: str, text: str, user: str) -> str:
-        self.calls.append((action, channel, text, user))
+    async def __call__(self, request: TaskRequest) -> str:
+        self.requests.append(request)
+        self.calls.append((request.action, request.channel, request.text, request.by))
         await asyncio.sleep(self.delay)
         if self.fail:
             raise RuntimeError("database down")
-        return f"📌 #{channel} のタスクを設定したよ：「{text}」"
+        return f"📌 #{request.channel} のタスクを設定したよ：「{request.text}」"
 
 
 async def test_task_slash_command_is_registered_with_choices(
@@ -364,8 +369,11 @@ async def test_task_slash_command_is_registered_with_choices(
     )
     _app, command = discord_server.world.find_command("task")
     subcommands = {o["name"]: o for o in command["options"]}
-    assert set(subcommands) == {"commit", "change"}
-    for sub in subcommands.values():
+    assert set(subcommands) == {"commit", "change", "done", "list"}
+    assert subcommands["list"].get("options", []) == []
+    (optional,) = subcommands["done"]["options"]
+    assert optional["name"] == "channel" and not optional.get("required")
+    for sub in (subcommands["commit"], subcommands["change"]):
         channel, text = sub["options"]
         assert (channel["name"], text["name"]) == ("channel", "text")
         assert [c["value"] for c in channel["choices"]] == [

@@ -100,6 +100,56 @@ async def test_slash_task_command(sandbox_fleet: SandboxFleet) -> None:
     assert bot_key(sandbox_fleet, confirmation.author.id) == "spectra"
 
 
+async def test_change_moves_the_task_and_done_ends_it_in_both_forms(
+    sandbox_fleet: SandboxFleet,
+) -> None:
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+
+    async def announced(*parts: str) -> str:
+        message = await discord.wait_for_message(
+            lambda m: m.author.bot and all(p in m.content for p in parts),
+            channel="command_center",
+            timeout=15,
+        )
+        return message.content
+
+    async def slash(line: str) -> str:
+        interaction = await discord.invoke_command("lounge", line, user="bob")
+        return (await discord.wait_for_interaction_reply(interaction.id, timeout=15)).content
+
+    await discord.post_as_human("development", '/task commit development "認証システム実装"')
+    await announced("認証システム実装", "開始")
+    # The guide's "move between channels": creation has no task, so development's moves.
+    moved = await slash('/task change creation "アイデアブレスト"')
+    assert "#development" in moved and "#creation" in moved
+    text = await announced("アイデアブレスト", "移した")
+    assert "#development のタスクは終了" in text
+    listed = await slash("/task list")
+    assert "#creation「アイデアブレスト」（bob）" in listed and "#development" not in listed
+
+    typed_list = await discord.post_as_human("lounge", "/task list")
+    answer = await discord.wait_for_message(lambda m: m.reference_id == typed_list.id, timeout=15)
+    assert "#creation「アイデアブレスト」" in answer.content
+
+    await discord.post_as_human("creation", "/task done")
+    await announced("アイデアブレスト", "完了")
+    assert "タスクは無い" in await slash("/task list")
+    nothing = await slash("/task done development")
+    assert "完了にするタスクが無い" in nothing
+
+
+async def test_invisible_characters_get_no_reply(sandbox_fleet: SandboxFleet) -> None:
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    await discord.post_as_human("development", "\u200b\u200b")
+    await discord.post_as_human("lounge", "\u3164")
+    visible = await discord.post_as_human("lounge", "\u200bおはよう")
+    await discord.wait_for_message(lambda m: m.reference_id == visible.id, timeout=15)
+    await quiet(1.0)
+    assert [m.reference_id for m in discord.messages() if m.author.bot] == [visible.id]
+
+
 async def test_bad_slash_task_text_gets_a_helpful_answer(sandbox_fleet: SandboxFleet) -> None:
     await sandbox_fleet.start()
     discord = sandbox_fleet.discord

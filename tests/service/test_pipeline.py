@@ -19,7 +19,7 @@ import pytest
 
 import agentfleet_runtime.pipeline.run as pipeline_run
 from agentfleet_runtime.brain.messages import InboundMessage
-from agentfleet_runtime.brain.tasks import TaskAction, TaskCommand
+from agentfleet_runtime.brain.tasks import TaskAction, TaskCommand, plan_update
 from agentfleet_runtime.bus.codec import FIELD, decode_job
 from agentfleet_runtime.config import Settings
 from agentfleet_runtime.llm.gemini import GeminiClient
@@ -146,8 +146,9 @@ async def test_pipeline_stores_memories_and_queues_the_report_once(
     postgres_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    await FleetState(fleet.redis, fleet.keys).set_task(
-        TaskCommand(TaskAction.COMMIT, "development", "認証システム実装"), by="alice"
+    commit = TaskCommand(TaskAction.COMMIT, "development", "認証システム実装")
+    await FleetState(fleet.redis, fleet.keys).update_tasks(
+        lambda tasks: plan_update(commit, tasks, 1.0, "alice")
     )
     await seed_day(fleet)
     gemini_server.reset()

@@ -1,6 +1,7 @@
 """The scheduler on a real Redis: phases, once-per-date events, autonomous speech."""
 
 import random
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -10,7 +11,7 @@ from agentfleet_runtime.app.scheduler import Scheduler, SpeechSettings
 from agentfleet_runtime.brain.events import DueEvent, EventKind
 from agentfleet_runtime.brain.messages import JobKind
 from agentfleet_runtime.brain.phases import DaySchedule, Phase
-from agentfleet_runtime.brain.tasks import parse_task_command
+from agentfleet_runtime.brain.tasks import parse_task_command, plan_update
 from agentfleet_runtime.bus.codec import FIELD, decode_job
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.memory.state import FleetState
@@ -90,8 +91,9 @@ async def test_speech_lands_where_the_phase_says(redis_client: aioredis.Redis) -
     active = await tick.tick_speech()
     assert active is not None and active.channel == "command_center"
 
-    await FleetState(redis_client, KEYS).set_task(
-        parse_task_command('/task commit development "API設計"'), "alice"
+    commit = parse_task_command('/task commit development "API設計"')
+    await FleetState(redis_client, KEYS).update_tasks(
+        lambda tasks: plan_update(commit, tasks, time.time(), "alice")
     )
     on_task = await tick.tick_speech()
     assert on_task is not None

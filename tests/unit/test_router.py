@@ -1,6 +1,8 @@
 import random
 from collections import Counter
 
+import pytest
+
 from agentfleet_runtime.brain.messages import InboundMessage
 from agentfleet_runtime.brain.router import FleetDirectory, RouteReason, route
 
@@ -61,15 +63,24 @@ def test_bots_are_never_answered_including_our_own() -> None:
     assert own.reason is RouteReason.IGNORED_BOT
 
 
-def test_unknown_channel_is_ignored_unless_addressed() -> None:
+def test_unknown_channel_is_ignored_even_when_addressed() -> None:
     rng = random.Random(1)
     assert route(message(channel_id=99), DIRECTORY, None, rng).reason is RouteReason.IGNORED_CHANNEL
     addressed = route(message(channel_id=99, mentioned_user_ids=(102,)), DIRECTORY, None, rng)
-    assert addressed.personas == ("lynq",)
+    assert addressed.personas == ()
 
 
-def test_empty_content_is_ignored() -> None:
-    assert route(message(content="  "), DIRECTORY, None, random.Random(1)).personas == ()
+@pytest.mark.parametrize(
+    "content",
+    ["  ", "\u200b", "\u200b\u200c\u200d\u2060\ufeff", "\u3000\u3164", "\u2800", "\u202e\n"],
+)
+def test_invisible_content_is_not_answered(content: str) -> None:
+    decision = route(message(content=content), DIRECTORY, None, random.Random(1))
+    assert (decision.personas, decision.reason) == ((), RouteReason.IGNORED_EMPTY)
+
+
+def test_text_behind_invisible_characters_is_answered() -> None:
+    assert route(message(content="\u200bねえ"), DIRECTORY, None, random.Random(1)).personas
 
 
 def test_development_weights_favour_lynq() -> None:

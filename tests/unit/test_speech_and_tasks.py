@@ -7,10 +7,16 @@ from agentfleet_runtime.brain.phases import Phase
 from agentfleet_runtime.brain.speech import ActiveTask, plan_speech, speech_channel
 from agentfleet_runtime.brain.tasks import (
     TaskAction,
+    TaskCommand,
     TaskCommandError,
+    UpdateKind,
     build_task_command,
+    confirmation,
     is_task_command,
+    may_command_tasks,
     parse_task_command,
+    plan_update,
+    task_list,
 )
 
 ALL = ("spectra", "lynq", "paz")
@@ -75,15 +81,29 @@ def test_typed_task_command_from_the_guide() -> None:
     assert parse_task_command("/task commit #lounge 雑談 しよう").text == "雑談 しよう"
 
 
+def test_typed_done_and_list() -> None:
+    assert parse_task_command("/task done") == TaskCommand(TaskAction.DONE)
+    assert parse_task_command("/task done #development") == TaskCommand(
+        TaskAction.DONE, "development"
+    )
+    assert parse_task_command("/task list") == TaskCommand(TaskAction.LIST)
+    assert parse_task_command("/task LIST please") == TaskCommand(TaskAction.LIST)
+
+
 @pytest.mark.parametrize(
     ("typed", "hint"),
     [
-        ("/task", "足りない"),
+        ("/task", "操作を指定"),
+        ("/task commit development", "足りない"),
         ('/task commit development "unterminated', "引用符"),
-        ('/task start development "x"', "commit か change"),
+        ('/task start development "x"', "commit, change, done, list"),
         ('/task commit random "x"', "random"),
         ('/task commit development ""', "空"),
+        ('/task commit development "\u200b\u200b"', "空"),
+        ('/task change creation "\u3164"', "空"),
         (f'/task commit development "{"あ" * 201}"', "200文字"),
+        ("/task done random", "random"),
+        ("/task done development もう終わり", "done にはタスク内容はいらない"),
     ],
 )
 def test_bad_task_commands_get_a_helpful_reply(typed: str, hint: str) -> None:
@@ -95,9 +115,74 @@ def test_bad_task_commands_get_a_helpful_reply(typed: str, hint: str) -> None:
 
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(TaskCommandError) as error:
-        build_task_command("start", "random", "")
+        build_task_command("commit", "random", "")
     text = str(error.value)
-    assert "commit か change" in text and "random" in text and "空" in text
+    assert "random" in text and "空" in text
+
+
+DEV = ActiveTask("development", "認証システム実装", 10.0, "alice")
+LOUNGE = ActiveTask("lounge", "雑談", 5.0, "bob")
+
+
+def test_change_to_an_empty_channel_moves_the_latest_task() -> None:
+    command = parse_task_command("/task change creation 「アイデアブレスト」")
+    update = plan_update(command, [LOUNGE, DEV], 20.0, "carol")
+    assert update.kind is UpdateKind.MOVED
+    assert update.ended == DEV
+    assert update.start == ActiveTask("creation", "アイデアブレスト", 20.0, "carol")
+    text = confirmation(update, "carol")
+    assert "#development" in text and "#creation" in text and "認証システム実装" in text
+    assert "アイデアブレスト" in text
+
+
+def test_change_in_a_channel_with_a_task_changes_it_in_place() -> None:
+    update = plan_update(parse_task_command('/task change development "API設計"'), [DEV], 20, "a")
+    assert (update.kind, update.ended, update.start and update.start.channel) == (
+        UpdateKind.CHANGED,
+        DEV,
+        "development",
+    )
+    assert "「認証システム実装」→「API設計」" in confirmation(update, "a")
+
+
+def test_change_with_no_task_anywhere_starts_one() -> None:
+    update = plan_update(parse_task_command('/task change creation "ロゴ"'), [], 1.0, "a")
+    assert (update.kind, update.ended) == (UpdateKind.STARTED, None)
+
+
+def test_commit_ends_the_channels_previous_task() -> None:
+    update = plan_update(parse_task_command('/task commit development "API設計"'), [DEV], 2, "a")
+    assert (update.kind, update.ended) == (UpdateKind.REPLACED, DEV)
+    assert "前のタスク「認証システム実装」はここで終了" in confirmation(update, "a")
+
+
+def test_done_finishes_the_named_or_the_latest_task() -> None:
+    named = plan_update(parse_task_command("/task done lounge"), [LOUNGE, DEV], 30.0, "a")
+    assert (named.kind, named.ended, named.start) == (UpdateKind.DONE, LOUNGE, None)
+    latest = plan_update(parse_task_command("/task done"), [LOUNGE, DEV], 30.0, "a")
+    assert latest.ended == DEV
+    assert "#development" in confirmation(latest, "a") and "完了" in confirmation(latest, "a")
+
+
+def test_done_without_a_task_explains_and_lists() -> None:
+    with pytest.raises(TaskCommandError) as error:
+        plan_update(parse_task_command("/task done creation"), [DEV], 30.0, "a")
+    assert "#creation に完了にするタスクが無い" in str(error.value)
+    assert "#development「認証システム実装」" in str(error.value)
+
+
+def test_task_list_follows_channel_order_and_names_who_set_it() -> None:
+    assert task_list([LOUNGE, DEV]).splitlines()[1:] == [
+        "・#development「認証システム実装」（alice）",
+        "・#lounge「雑談」（bob）",
+    ]
+    assert "タスクは無い" in task_list([])
+
+
+def test_task_role_limits_who_may_command() -> None:
+    assert may_command_tasks((), None)
+    assert may_command_tasks((1, 42), 42)
+    assert not may_command_tasks((1,), 42)
 
 
 def test_task_command_detection() -> None:

@@ -367,6 +367,8 @@ class DiscordSpec(_Model):
     """Channel ids."""
     tokens_secret_ref: DiscordTokensRef
     """The Secret holding the four bot tokens."""
+    task_role_id: Snowflake | None = None
+    """Only members with this role may use /task; unset: anyone in the fleet's channels."""
     api_base_url: Url | None = None
     """Discord REST base URL override (a proxy or a local test server); unset: Discord."""
     gateway_url: Url | None = None

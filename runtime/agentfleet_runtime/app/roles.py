@@ -13,7 +13,6 @@ import json
 import logging
 from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any
 
 import discord
 import redis.asyncio as aioredis
@@ -23,8 +22,11 @@ from agentfleet_runtime.app.recall import MemoryRecall
 from agentfleet_runtime.app.scheduler import Clock, Scheduler, SpeechSettings, utc_now
 from agentfleet_runtime.app.services import router_service, worker_service
 from agentfleet_runtime.brain.events import DueEvent
+from agentfleet_runtime.brain.messages import InboundMessage
 from agentfleet_runtime.brain.phases import DaySchedule
 from agentfleet_runtime.brain.router import FleetDirectory
+from agentfleet_runtime.brain.scope import DIRECT_MESSAGE_REPLY, Admission, admit
+from agentfleet_runtime.brain.tasks import TaskRequest
 from agentfleet_runtime.bus.inbox import Inbox
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.bus.queues import enqueue
@@ -44,6 +46,7 @@ from agentfleet_runtime.llm.rate_limit import RedisRateLimiter
 from agentfleet_runtime.llm.text_model import GeminiTextModel
 from agentfleet_runtime.memory.long_term import LongTermStore
 from agentfleet_runtime.observability.health import CheckResult, HealthServer
+from agentfleet_runtime.observability.metrics import MESSAGES_IGNORED
 from agentfleet_runtime.pipeline import (
     PipelineError,
     gemini_settings,
@@ -78,6 +81,8 @@ def router_config(settings: Settings) -> RouterConfig:
         zone=settings.zone,
         max_replies=settings.MAX_REPLIES_PER_MESSAGE,
         learn_bot_ids=True,
+        guild_id=settings.DISCORD_GUILD_ID,
+        task_role_id=settings.TASK_ROLE_ID,
     )
 
 
@@ -161,14 +166,22 @@ class FleetProcess:
 
     def _add_reception(self) -> None:
         settings = self.settings
-        consumer, desk = router_service(self.redis, self.keys, router_config(settings))
+        config = router_config(settings)
+        consumer, desk = router_service(self.redis, self.keys, config)
         inbox = Inbox(self.redis, self.keys)
 
-        async def on_message(message: Any) -> None:
-            await inbox.publish(message)
+        async def on_message(message: InboundMessage) -> str | None:
+            admission = admit(message, config.directory.channel_names, config.guild_id)
+            if admission is Admission.FLEET:
+                await inbox.publish(message)
+                return None
+            MESSAGES_IGNORED.labels(reason=admission.value).inc()
+            if admission is Admission.DIRECT and not message.author_is_bot:
+                return DIRECT_MESSAGE_REPLY
+            return None
 
-        async def on_task_command(action: str, channel: str, text: str, user: str) -> str:
-            reply, jobs = await desk.slash(action, channel, text, user)
+        async def on_task_command(request: TaskRequest) -> str:
+            reply, jobs = await desk.slash(request)
             for job in jobs:
                 await enqueue(self.redis, self.keys, job)
             return reply

@@ -37,7 +37,7 @@ def router_service(
     redis: aioredis.Redis, keys: FleetKeys, config: RouterConfig, consumer: str = "reception"
 ) -> RouterService:
     """Build the router and the consumer that feeds it the inbox."""
-    desk = TaskDesk(FleetState(redis, keys), config.channel_ids)
+    desk = TaskDesk(FleetState(redis, keys), config.channel_ids, config.task_role_id)
     router = Router(redis, keys, config, desk.jobs_for_typed)
     reader = StreamConsumer(
         redis, keys.inbox, ROUTER_GROUP, consumer, router.handle, component="router"

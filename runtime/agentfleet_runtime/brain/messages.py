@@ -6,8 +6,34 @@ adapter (Discord, Redis streams) converts to and from the same shapes.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
+
+#: Characters that draw nothing although Unicode does not class them as spaces or
+#: formatting: Hangul fillers, the blank Braille pattern, the combining grapheme joiner,
+#: the Mongolian vowel separator and the variation selectors.
+_INVISIBLE: Final = frozenset(
+    "\u115f\u1160\u3164\uffa0\u2800\u034f\u180e" + "".join(chr(c) for c in range(0xFE00, 0xFE10))
+)
+#: Separators (Zs, Zl, Zp), controls (Cc) and formatting characters (Cf: zero-width
+#: spaces and joiners, direction marks, the BOM, tag characters).
+_BLANK_CATEGORIES: Final = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` shows nothing on screen: nothing to answer or to store as a task.
+
+    ``str.strip()`` keeps zero-width and formatting characters, so a message of only
+    U+200B would look like text to it.
+    """
+    return all(
+        ch in _INVISIBLE
+        or unicodedata.category(ch) in _BLANK_CATEGORIES
+        or 0xE0100 <= ord(ch) <= 0xE01EF  # variation selectors supplement
+        for ch in text
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +56,9 @@ class InboundMessage:
     reply_to_message_id: int | None = None
     reply_to_author_id: int | None = None
     guild_id: int | None = None
+    """None for a direct message."""
+    author_role_ids: tuple[int, ...] = ()
+    """The author's role ids in the guild (who may use /task)."""
 
 
 @dataclass(frozen=True, slots=True)

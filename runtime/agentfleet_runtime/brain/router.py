@@ -3,7 +3,8 @@
 Order of precedence: a persona that is mentioned or replied to answers; otherwise the
 channel's weights pick one, with the last speaker damped so that the same persona does not
 answer every message. Bots — including our own four — are never answered, which is what
-keeps the agents from talking to each other in a loop.
+keeps the agents from talking to each other in a loop, and nothing outside the fleet's four
+channels is answered (brain.scope keeps such messages out before they get here).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import random
 from dataclasses import dataclass
 from enum import StrEnum
 
-from agentfleet_runtime.brain.messages import InboundMessage
+from agentfleet_runtime.brain.messages import InboundMessage, is_blank
 from agentfleet_runtime.brain.selection import speaker_weights, weighted_choice
 
 
@@ -66,9 +67,14 @@ def route(
     """Decide which personas answer ``message``."""
     if message.author_is_bot or message.author_id in directory.own_bot_ids:
         return Route((), RouteReason.IGNORED_BOT)
-    if not message.content.strip():
-        # Without text there is nothing to answer (attachments only, or no content intent).
+    if is_blank(message.content):
+        # Without visible text there is nothing to answer (attachments only, zero-width
+        # characters, or no content intent).
         return Route((), RouteReason.IGNORED_EMPTY)
+
+    channel = directory.channel_names.get(message.channel_id)
+    if channel is None:
+        return Route((), RouteReason.IGNORED_CHANNEL)
 
     mentioned: list[str] = []
     for uid in message.mentioned_user_ids:
@@ -82,10 +88,6 @@ def route(
     if replied is not None and replied in directory.personas:
         return Route((replied,), RouteReason.REPLY)
 
-    channel = directory.channel_names.get(message.channel_id)
-    if channel is None:
-        # Outside the fleet's four channels the agents speak only when addressed.
-        return Route((), RouteReason.IGNORED_CHANNEL)
     weights = speaker_weights(channel, directory.personas, last_speaker)
     chosen: list[str] = []
     while weights and len(chosen) < max_replies:

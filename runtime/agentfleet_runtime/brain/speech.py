@@ -21,6 +21,8 @@ class ActiveTask:
     channel: str
     text: str
     updated_at: float
+    by: str = ""
+    """Who set it (a display name), shown when the tasks are listed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ FIELD = "data"
 
 _MESSAGE_FIELDS = tuple(f.name for f in dataclasses.fields(InboundMessage))
 _JOB_FIELDS = tuple(f.name for f in dataclasses.fields(PersonaJob))
+_TUPLE_FIELDS = ("mentioned_user_ids", "author_role_ids")
 # Every reply decodes a channel's recent history, so these run often: field names are read
 # once, and values are copied shallowly (``dataclasses.asdict`` deep-copies each field).
 
@@ -27,7 +28,8 @@ def _message_dict(message: InboundMessage) -> dict[str, Any]:
 
 def _message_from(data: dict[str, Any]) -> InboundMessage:
     known = {k: v for k, v in data.items() if k in _MESSAGE_FIELDS}
-    known["mentioned_user_ids"] = tuple(known.get("mentioned_user_ids", ()))
+    for name in _TUPLE_FIELDS:  # JSON has lists only
+        known[name] = tuple(known.get(name, ()))
     return InboundMessage(**known)
 
 

@@ -67,6 +67,10 @@ class RouterConfig:
     max_replies: int = 1
     learn_bot_ids: bool = False
     """Read the bots' user ids from Redis, where each bot records its own at login."""
+    guild_id: int | None = None
+    """The fleet's guild: messages from any other are not taken in."""
+    task_role_id: int | None = None
+    """Only members with this role may use /task; None: everyone in the fleet's channels."""
 
 
 class Router:

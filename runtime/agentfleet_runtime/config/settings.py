@@ -68,7 +68,12 @@ class Settings(BaseSettings):
     )
     DISCORD_GATEWAY_URL: str | None = None
     DISCORD_GUILD_ID: int | None = Field(
-        default=None, description="Guild where /task is registered; unset = every guild joined."
+        default=None,
+        description="The fleet's guild: /task is registered there and messages from any other"
+        " guild are ignored; unset = every guild joined (the channel ids still decide).",
+    )
+    TASK_ROLE_ID: int | None = Field(
+        default=None, description="Only members with this role may use /task; unset = anyone."
     )
 
     GEMINI_API_KEY: SecretStr | None = None

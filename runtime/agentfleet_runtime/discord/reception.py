@@ -1,9 +1,11 @@
 """The Reception bot: reads every message and receives the ``/task`` slash command.
 
 It decides nothing. Every message (humans', other bots', our own personas') becomes an
-:class:`InboundMessage` handed to ``on_message``; the brain filters and routes. ``/task``
-invocations are parsed by Discord into (action, channel, text) and handed to
-``on_task_command``, whose returned text is the invoking user's ephemeral reply.
+:class:`InboundMessage` handed to ``on_message``, which may return a line to answer with
+directly (how a direct message is told where to talk); the brain filters and routes.
+``/task`` invocations are parsed by Discord into their options and handed to
+``on_task_command`` as a :class:`TaskRequest`, whose returned text is the invoking user's
+ephemeral reply.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ import discord
 from discord import app_commands
 
 from agentfleet_runtime.brain.messages import InboundMessage
+from agentfleet_runtime.brain.tasks import TaskRequest
 from agentfleet_runtime.contract import CHANNELS
 
 log = logging.getLogger(__name__)
 
-OnMessage = Callable[[InboundMessage], Awaitable[None]]
-#: ``(action, channel, text, user display name) -> reply text``.
-OnTaskCommand = Callable[[str, str, str, str], Awaitable[str]]
+#: ``message -> a line to answer with directly, or None``.
+OnMessage = Callable[[InboundMessage], Awaitable[str | None]]
+#: ``request -> the invoking user's ephemeral reply``.
+OnTaskCommand = Callable[[TaskRequest], Awaitable[str]]
 
 #: Discord invalidates an unanswered interaction after 3 s; defer well before that.
 DEFAULT_DEFER_AFTER: Final = 2.0
@@ -47,6 +51,8 @@ def reply_to_author_id(message: discord.Message) -> int | None:
 def to_inbound(message: discord.Message) -> InboundMessage:
     """Convert a discord.py message into the brain's :class:`InboundMessage`."""
     reference = message.reference
+    author = message.author
+    roles = author.roles if isinstance(author, discord.Member) else []
     return InboundMessage(
         message_id=message.id,
         channel_id=message.channel.id,
@@ -59,6 +65,7 @@ def to_inbound(message: discord.Message) -> InboundMessage:
         reply_to_message_id=reference.message_id if reference is not None else None,
         reply_to_author_id=reply_to_author_id(message),
         guild_id=message.guild.id if message.guild is not None else None,
+        author_role_ids=tuple(role.id for role in roles),
     )
 
 
@@ -101,7 +108,9 @@ class ReceptionBot(discord.Client):
     async def on_message(self, message: discord.Message) -> None:
         """Hand every message to the callback; its errors are logged, never fatal."""
         try:
-            await self._on_message(to_inbound(message))
+            answer = await self._on_message(to_inbound(message))
+            if answer is not None:
+                await message.channel.send(answer)
         except Exception:
             # One bad message must not stop the gateway reader.
             log.exception("ERROR handling Discord message %s", message.id)
@@ -109,9 +118,9 @@ class ReceptionBot(discord.Client):
     # -- /task ---------------------------------------------------------------------------
 
     def _task_group(self) -> app_commands.Group:
-        group = app_commands.Group(name="task", description="チャンネルのタスクを設定する")
+        group = app_commands.Group(name="task", description="チャンネルのタスクを管理する")
 
-        @group.command(name="commit", description="チャンネルに新しいタスクを設定する")
+        @group.command(name="commit", description="チャンネルで新しいタスクを始める")
         @app_commands.describe(channel="対象チャンネル", text="タスクの内容")
         @app_commands.choices(channel=_CHANNEL_CHOICES)
         async def commit(
@@ -119,13 +128,27 @@ class ReceptionBot(discord.Client):
         ) -> None:
             await self._handle_task(interaction, "commit", channel.value, text)
 
-        @group.command(name="change", description="チャンネルのタスクを変更する")
+        @group.command(
+            name="change", description="タスクを変更する（タスクの無いチャンネルなら移動する）"
+        )
         @app_commands.describe(channel="対象チャンネル", text="タスクの内容")
         @app_commands.choices(channel=_CHANNEL_CHOICES)
         async def change(
             interaction: discord.Interaction, channel: app_commands.Choice[str], text: str
         ) -> None:
             await self._handle_task(interaction, "change", channel.value, text)
+
+        @group.command(name="done", description="タスクを完了にする")
+        @app_commands.describe(channel="対象チャンネル（省略時は最新のタスク）")
+        @app_commands.choices(channel=_CHANNEL_CHOICES)
+        async def done(
+            interaction: discord.Interaction, channel: app_commands.Choice[str] | None = None
+        ) -> None:
+            await self._handle_task(interaction, "done", channel.value if channel else "", "")
+
+        @group.command(name="list", description="いまのタスクを見る")
+        async def list_(interaction: discord.Interaction) -> None:
+            await self._handle_task(interaction, "list", "", "")
 
         return group
 
@@ -134,8 +157,17 @@ class ReceptionBot(discord.Client):
     ) -> None:
         """Answer within Discord's 3 s: directly if the callback is quick, else defer."""
         assert self._on_task_command is not None
-        user = interaction.user.display_name
-        call = asyncio.ensure_future(self._on_task_command(action, channel, text, user))
+        user = interaction.user
+        roles = user.roles if isinstance(user, discord.Member) else []
+        request = TaskRequest(
+            action=action,
+            channel=channel,
+            text=text,
+            by=user.display_name,
+            role_ids=tuple(role.id for role in roles),
+            channel_id=interaction.channel_id,
+        )
+        call = asyncio.ensure_future(self._on_task_command(request))
         done, _ = await asyncio.wait({call}, timeout=self.defer_after)
         if call in done:
             await interaction.response.send_message(_reply_text(call), ephemeral=True)

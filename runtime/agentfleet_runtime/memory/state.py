@@ -8,22 +8,40 @@ autonomous utterances are kept to stop it repeating itself.
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import WatchError
 
 from agentfleet_runtime.brain.events import DueEvent
 from agentfleet_runtime.brain.speech import ActiveTask
-from agentfleet_runtime.brain.tasks import TaskCommand
+from agentfleet_runtime.brain.tasks import TaskUpdate
 from agentfleet_runtime.bus.keys import FleetKeys
 
 EVENT_MARKER_TTL = 3 * 24 * 3600
 RECENT_UTTERANCES = 20
 
 
+TaskPlanner = Callable[[list[ActiveTask]], TaskUpdate]
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _task_record(task: ActiveTask) -> str:
+    return json.dumps({"text": task.text, "updated_at": task.updated_at, "by": task.by})
+
+
+def _read_tasks(raw: Any) -> list[ActiveTask]:
+    tasks = []
+    for channel, value in raw.items():
+        record = json.loads(value)
+        tasks.append(
+            ActiveTask(_text(channel), record["text"], record["updated_at"], record.get("by", ""))
+        )
+    return sorted(tasks, key=lambda t: t.updated_at)
 
 
 class FleetState:
@@ -33,21 +51,31 @@ class FleetState:
         self.redis = redis
         self.keys = keys
 
-    async def set_task(self, command: TaskCommand, by: str) -> ActiveTask:
-        """Store ``command``'s task as its channel's current task."""
-        task = ActiveTask(command.channel, command.text, time.time())
-        record = {"text": task.text, "updated_at": task.updated_at, "by": by}
-        await self.redis.hset(self.keys.tasks, command.channel, json.dumps(record))
-        return task
+    async def update_tasks(self, plan: TaskPlanner) -> TaskUpdate:
+        """Apply ``plan`` (current tasks → :class:`TaskUpdate`) atomically; return its update.
+
+        The tasks are read and written under WATCH, so two commands at once (the slash and
+        the typed form, or two people) never both move the same task: the loser re-plans
+        against what the winner wrote. Errors ``plan`` raises reach the caller unchanged.
+        """
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(self.keys.tasks)
+                    update = plan(_read_tasks(await pipe.hgetall(self.keys.tasks)))
+                    pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+                    if update.ended is not None:
+                        pipe.hdel(self.keys.tasks, update.ended.channel)
+                    if update.start is not None:
+                        pipe.hset(self.keys.tasks, update.start.channel, _task_record(update.start))
+                    await pipe.execute()
+                    return update
+                except WatchError:
+                    continue
 
     async def tasks(self) -> list[ActiveTask]:
-        """Every channel's current task."""
-        raw: Any = await self.redis.hgetall(self.keys.tasks)
-        tasks = []
-        for channel, value in raw.items():
-            record = json.loads(value)
-            tasks.append(ActiveTask(_text(channel), record["text"], record["updated_at"]))
-        return sorted(tasks, key=lambda t: t.updated_at)
+        """Every channel's current task, oldest first."""
+        return _read_tasks(await self.redis.hgetall(self.keys.tasks))
 
     async def last_speakers(self) -> dict[str, str]:
         """Channel name → the persona that spoke last there."""

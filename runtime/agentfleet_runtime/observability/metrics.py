@@ -16,6 +16,13 @@ MESSAGES_RECEIVED = Counter(
     ["channel"],
     registry=REGISTRY,
 )
+MESSAGES_IGNORED = Counter(
+    "agentfleet_messages_ignored",
+    "Messages not taken in because they were outside the fleet's channels, by reason"
+    " (direct, outside).",
+    ["reason"],
+    registry=REGISTRY,
+)
 REPLIES = Counter(
     "agentfleet_replies",
     "Replies posted, by persona and outcome (ok, apology).",
