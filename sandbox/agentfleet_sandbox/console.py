@@ -66,12 +66,12 @@ class ConsoleFormatter(logging.Formatter):
         level = LEVEL_NAMES.get(record.levelname, record.levelname)
         message = record.getMessage()
         name = component(record.name).ljust(COMPONENT_WIDTH)
+        shown_level = f"{level:<5}"
         if self.colour:
             clock, name = f"{_DIM}{clock}{_RESET}", f"{_DIM}{name}{_RESET}"
             message = _PERSONA_NAMES.sub(_coloured_persona, message)
-            shown_level = f"{LEVEL_COLOURS.get(level, '')}{level:<5}{_RESET}"
-        else:
-            shown_level = f"{level:<5}"
+            if level in LEVEL_COLOURS:
+                shown_level = f"{LEVEL_COLOURS[level]}{shown_level}{_RESET}"
         line = f"{clock} {shown_level} {name} {message}"
         if record.exc_text:
             line += "\n" + "\n".join("    " + part for part in record.exc_text.splitlines())
