@@ -6,6 +6,10 @@ person chats with the fleet), the Gemini-compatible server unless GEMINI_API_KEY
 and the all-in-one runtime with ENVIRONMENT=test, all in one process tree. Ctrl+C stops
 everything; the Redis child is always stopped, even on errors.
 
+The page also shows the fleet panel (:mod:`agentfleet_sandbox.fleet_panel`): phase, tasks,
+Gemini budget and a button that runs the 06:00 pipeline now. On a terminal the log lines
+are short and readable (:mod:`agentfleet_sandbox.console`); piped, they stay JSON.
+
 With real DISCORD_*_TOKEN variables (and channel ids) the runtime connects to real Discord
 instead of the local server; with GEMINI_API_KEY it talks to real Gemini.
 """
@@ -22,11 +26,14 @@ from typing import Any
 
 import uvloop
 
+from agentfleet_runtime.app.roles import FleetProcess
 from agentfleet_runtime.config import ConfigurationError, load_settings
 from agentfleet_runtime.contract import TOKEN_ENV, Role
 from agentfleet_runtime.observability.logs import configure_logging
+from agentfleet_sandbox.console import readable_console
 from agentfleet_sandbox.discord_server import DiscordServer
 from agentfleet_sandbox.embedded_redis import EmbeddedRedis
+from agentfleet_sandbox.fleet_panel import FleetPanel
 from agentfleet_sandbox.gemini_server import GeminiServer
 
 log = logging.getLogger("agentfleet_sandbox")
@@ -97,6 +104,7 @@ async def run(port: int) -> int:
     redis = EmbeddedRedis(STATE_DIR / "redis")
     postgres: Any = None
     discord_server: DiscordServer | None = None
+    panel: FleetPanel | None = None
     gemini_server: GeminiServer | None = None
     try:
         if not env.get("REDIS_URL"):
@@ -107,6 +115,8 @@ async def run(port: int) -> int:
             env["POSTGRESQL_URL"] = str(postgres.get_uri())
         if not uses_real_discord(env):
             discord_server = DiscordServer(port=port)
+            panel = FleetPanel(discord_server.feed)
+            panel.install(discord_server.app)
             await discord_server.start()
             env.update(discord_env(discord_server))
         if not env.get("GEMINI_API_KEY"):
@@ -121,13 +131,15 @@ async def run(port: int) -> int:
             print(f"sandbox: {error}", file=sys.stderr)
             return 2
         configure_logging(settings.LOG_LEVEL, settings.LOG_FILE or None, settings.secret_values())
+        readable_console()
         if discord_server is not None:
             print(f"\n  AgentFleet sandbox: open {discord_server.base_url}/ to chat with the fleet")
         print(f"  health: http://127.0.0.1:{settings.HEALTH_CHECK_PORT}/health   Ctrl+C stops\n")
         sys.stdout.flush()
-        from agentfleet_runtime.app.roles import run_role
-
-        await run_role(settings, Role.ALL_IN_ONE, None, stop)
+        process = FleetProcess(settings, Role.ALL_IN_ONE, None)
+        if panel is not None:
+            panel.attach(process)
+        await process.run(stop)
         return 0
     finally:
         if gemini_server is not None:

@@ -1,34 +1,43 @@
-"""The sandbox page as a person uses it: headless Chromium, a message typed, a reply seen.
+"""The sandbox page as a person uses it: headless Chromium, a message typed, a reply seen,
+the fleet panel beside the chat (phase, tasks, Gemini budget) and its "run the 06:00
+pipeline now" button, whose Daily Report then appears in the chat.
 
 Debian's chromium and chromium-driver are driven through selenium with an explicit driver
 path, so Selenium Manager never looks for (or downloads) a browser. Selenium's calls block:
 they run in a thread while the event loop serves the page and runs the fleet. The final
-screenshot is kept in test-artifacts/ whether the test passes or fails.
+screenshots are kept in test-artifacts/ whether the tests pass or fail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 import pytest
+from pydantic import SecretStr
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from agentfleet_runtime.brain.phases import Phase
+from agentfleet_runtime.memory.state import FleetState
+from agentfleet_sandbox.fleet_panel import PIPELINE_LOGGER
 from tests.fixtures.sandbox import SandboxFleet
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOT = Path(__file__).resolve().parents[2] / "test-artifacts" / "sandbox-page.png"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_FLAGS = (
     "--headless=new",
     "--no-sandbox",
@@ -48,7 +57,9 @@ PERSONA_LABELS = {
     "🟡 PAZ": ("paz", "rgba(234, 179, 8, 1)"),
 }
 QUESTION = "認証の設計、どこから確認する？"
+TASK = "認証システム実装"
 REPLY_TIMEOUT = 20.0
+PIPELINE_TIMEOUT = 60.0
 
 
 def launch(profile: Path) -> WebDriver:
@@ -135,6 +146,48 @@ def read_message(driver: WebDriver, node_id: str) -> tuple[str, str, str]:
     )
 
 
+async def keep_screenshot(driver: WebDriver, name: str) -> bool:
+    """Save the page as test-artifacts/``name``, on success too.
+
+    Called from ``finally``: the caller asserts the result afterwards, so a failure to save
+    never hides the test's own failure.
+    """
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return await asyncio.to_thread(driver.save_screenshot, str(ARTIFACTS / name))
+
+
+def text_of(driver: WebDriver, element_id: str) -> str:
+    return driver.find_element(By.ID, element_id).text
+
+
+def wait_for_text(
+    driver: WebDriver, element_id: str, check: Callable[[str], bool], timeout: float = 10.0
+) -> str:
+    """Wait until the text of ``element_id`` passes ``check``; return it."""
+
+    def shown(d: WebDriver) -> str | Literal[False]:
+        found = d.find_elements(By.ID, element_id)
+        return found[0].text if found and check(found[0].text) else False
+
+    wait = WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
+    try:
+        return wait.until(shown)
+    except TimeoutException:
+        found = driver.find_elements(By.ID, element_id)
+        now = repr(found[0].text) if found else "nothing (no such element)"
+        raise AssertionError(f"#{element_id} never showed what was expected: {now}") from None
+
+
+async def eventually(check: Callable[[], Awaitable[str | None]], timeout: float) -> None:
+    """Wait until ``check`` finds nothing wrong (it returns None), for values read from two
+    places that settle at different moments (Redis and the page); else fail with its word.
+    """
+    deadline = time.monotonic() + timeout
+    while (wrong := await check()) is not None:
+        assert time.monotonic() < deadline, wrong
+        await asyncio.sleep(0.2)
+
+
 async def test_a_message_typed_in_the_page_gets_a_persona_reply_shown_there(
     sandbox_fleet: SandboxFleet, browser: WebDriver
 ) -> None:
@@ -176,7 +229,144 @@ async def test_a_message_typed_in_the_page_gets_a_persona_reply_shown_there(
         )
         assert errors == []
     finally:
-        # Kept on success too; a failure to save must not hide the test's own failure.
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        saved = await asyncio.to_thread(browser.save_screenshot, str(SCREENSHOT))
-    assert saved, f"could not save {SCREENSHOT}"
+        saved = await keep_screenshot(browser, "sandbox-page.png")
+    assert saved, f"could not save {ARTIFACTS / 'sandbox-page.png'}"
+
+
+async def test_the_fleet_panel_shows_the_phase_tasks_and_budget_the_fleet_has(
+    sandbox_fleet: SandboxFleet, browser: WebDriver
+) -> None:
+    await sandbox_fleet.start()
+    process = sandbox_fleet.process
+    assert process is not None and process.scheduler is not None
+    try:
+        await asyncio.to_thread(open_page, browser, sandbox_fleet.discord.base_url + "/")
+
+        # The phase is the scheduler's own: 12:00 in Tokyo is working time, and the panel
+        # follows the fleet's clock to the evening without a reload.
+        await asyncio.to_thread(wait_for_text, browser, "phase", lambda t: t == "ACTIVE")
+        assert process.scheduler.phase is Phase.ACTIVE
+        sandbox_fleet.clock.moment = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # 21:00 JST
+        await asyncio.to_thread(wait_for_text, browser, "phase", lambda t: t == "FREE", 15)
+        assert process.scheduler.phase is Phase.FREE
+        note = await asyncio.to_thread(text_of, browser, "phase-note")
+        assert note.startswith("evening: social talk in #lounge") and "21:00" in note
+
+        # A task committed through the page shows beside the chat, as the fleet stored it.
+        assert "no task yet" in await asyncio.to_thread(text_of, browser, "tasks")
+        command = f'/task commit development "{TASK}"'
+        await asyncio.to_thread(send_as, browser, "alice", "development", command)
+        shown = await asyncio.to_thread(
+            wait_for_text, browser, "task-development", lambda t: TASK in t
+        )
+        assert shown.startswith("#development")
+        stored = await FleetState(process.redis, process.keys).tasks()
+        assert [(t.channel, t.text) for t in stored] == [("development", TASK)]
+
+        # A reply spends Gemini calls; the panel shows what is left of the fleet's window.
+        await asyncio.to_thread(send_as, browser, "bob", "development", QUESTION)
+        await asyncio.to_thread(persona_reply_node_id, browser, "development", f"bob: {QUESTION}")
+        limiter = process.limiter()
+
+        async def budget_mismatch() -> str | None:
+            in_use = await limiter.in_use()
+            shown = await asyncio.to_thread(text_of, browser, "budget")
+            left = limiter.per_minute - in_use
+            expected = f"{left} of {limiter.per_minute} calls left this minute"
+            if in_use >= 1 and shown == expected:
+                return None
+            return f"the page shows {shown!r}; the limiter has {in_use} calls in its window"
+
+        await eventually(budget_mismatch, 10)
+    finally:
+        saved = await keep_screenshot(browser, "sandbox-panel.png")
+    assert saved
+
+
+def click_pipeline_twice(driver: WebDriver) -> str:
+    """Start the pipeline, click again while it runs; return what the page said then."""
+    button = driver.find_element(By.ID, "run-pipeline")
+    button.click()
+    wait_for_text(driver, "pipeline-status", lambda t: t.startswith("running for "), 5)
+    button.click()
+    return wait_for_text(driver, "pipeline-error", bool, 5)
+
+
+def pipeline_steps(driver: WebDriver) -> list[str]:
+    items = driver.find_elements(By.CSS_SELECTOR, "#pipeline-steps li")
+    return [item.get_attribute("textContent") or "" for item in items]
+
+
+def report_node_id(driver: WebDriver, heading: str) -> str:
+    """Wait until SPECTRA's message starting with ``heading`` shows in #command_center."""
+
+    def shown(d: WebDriver) -> str | Literal[False]:
+        for node in channel_section(d, "command_center").find_elements(By.CSS_SELECTOR, ".m"):
+            who = node.find_element(By.CSS_SELECTOR, ".who").text
+            body = node.find_element(By.CSS_SELECTOR, ".body").get_attribute("textContent")
+            if who == "🔵 SPECTRA" and (body or "").startswith(heading):
+                return node.get_attribute("id") or False
+        return False
+
+    wait = WebDriverWait(
+        driver, REPLY_TIMEOUT, ignored_exceptions=(StaleElementReferenceException,)
+    )
+    return wait.until(shown, f"no Daily Report from SPECTRA in #command_center ({heading})")
+
+
+async def test_run_the_pipeline_now_posts_the_daily_report_in_the_page(
+    sandbox_fleet: SandboxFleet,
+    browser: WebDriver,
+    postgres_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The sandbox logs at INFO, where the pipeline narrates its steps; pytest's default
+    # would drop them before the panel saw them.
+    caplog.set_level(logging.INFO, logger=PIPELINE_LOGGER)
+    settings = sandbox_fleet.settings
+    sandbox_fleet.settings = settings.model_copy(update={"POSTGRESQL_URL": SecretStr(postgres_url)})
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    today = datetime.now(settings.zone).date().isoformat()
+    try:
+        await asyncio.to_thread(open_page, browser, discord.base_url + "/")
+        # Today's conversation: one question and the fleet's reply.
+        await asyncio.to_thread(send_as, browser, "alice", "development", QUESTION)
+        await asyncio.to_thread(persona_reply_node_id, browser, "development", f"alice: {QUESTION}")
+
+        # The model thinks a second per call, so the run lasts long enough to click again.
+        sandbox_fleet.gemini.latency_s = 1.0
+        said = await asyncio.to_thread(click_pipeline_twice, browser)
+        assert said.startswith(f"The 06:00 pipeline is already running for {today}")
+
+        outcome = await asyncio.to_thread(
+            wait_for_text,
+            browser,
+            "pipeline-status",
+            lambda t: t.startswith(("completed:", "failed:")),
+            PIPELINE_TIMEOUT,
+        )
+        assert re.match(rf"completed: 長期記憶 for {today}: [1-9]\d* messages, ", outcome), outcome
+        assert outcome.endswith("Daily Report queued: SPECTRA posts it in #command_center.")
+        # Progress as the pipeline itself tells it, from its first step to the report.
+        steps = await asyncio.to_thread(pipeline_steps, browser)
+        assert steps[0] == f"長期記憶 start: fleet=e2e day={today}"
+        assert any(s.startswith("長期記憶 read ") for s in steps)
+        assert any(s.startswith(f"Daily Report queued for {today}: job report:e2e:") for s in steps)
+
+        # The report appears in the chat, posted by SPECTRA as at 06:00, and it counts
+        # today's conversation: alice's question is its one message from a member.
+        heading = f"📋 **日報 {today}"
+        node_id = await asyncio.to_thread(report_node_id, browser, heading)
+        report = next(m for m in discord.messages("command_center") if f"m{m.id}" == node_id)
+        assert report.author.key == "spectra" and report.content.startswith(heading)
+        assert "（メンバー1件・" in report.content
+        body = await asyncio.to_thread(
+            lambda: browser.find_element(By.CSS_SELECTOR, f"#{node_id} .body").get_attribute(
+                "textContent"
+            )
+        )
+        assert body == report.content
+    finally:
+        saved = await keep_screenshot(browser, "sandbox-pipeline.png")
+    assert saved

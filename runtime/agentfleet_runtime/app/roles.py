@@ -108,6 +108,8 @@ class FleetProcess:
         self.gemini: GeminiClient | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.store: LongTermStore | None = None
+        self.scheduler: Scheduler | None = None
+        """The fleet's clock, in the role that runs Reception (its phase is worth showing)."""
         self.stop = asyncio.Event()
         if role in (Role.ALL_IN_ONE, Role.PERSONA):
             self.personas = (
@@ -135,7 +137,7 @@ class FleetProcess:
         if self.role in (Role.ALL_IN_ONE, Role.RECEPTION):
             self._add_reception()
         if self.personas:
-            limiter = self._limiter()
+            limiter = self.limiter()
             self.gemini = await GeminiClient.create(gemini_settings(self.settings), limiter)
             recall = await self._recall(self.gemini, limiter)
             for persona in self.personas:
@@ -196,7 +198,7 @@ class FleetProcess:
         )
         self.services.append(self._register_bot("reception", supervisor))
         self.services.append(consumer.run(self.stop))
-        limiter = self._limiter()
+        limiter = self.limiter()
 
         async def speech_budget() -> bool:
             return await limiter.has_headroom(SPEECH_BUDGET_SHARE)
@@ -217,9 +219,11 @@ class FleetProcess:
             clock=self.clock,
             speech_budget=speech_budget,
         )
+        self.scheduler = scheduler
         self.services.append(scheduler.run(self.stop))
 
-    def _limiter(self) -> RedisRateLimiter:
+    def limiter(self) -> RedisRateLimiter:
+        """The fleet's shared Gemini rate limit: one Redis window for all of its processes."""
         return RedisRateLimiter(
             self.redis, self.keys.rate_limit, self.settings.GEMINI_REQUESTS_PER_MINUTE
         )
