@@ -100,7 +100,7 @@ async def test_a_task_with_instructions_is_data_in_replies(
     system, items = await reply_request(fleet, gemini_server, content="進め方どうする？")
 
     assert {"type": "task", "channel": "development", "text": TASK} in items
-    assert "設定ファイル" not in system and "API設計" not in system
+    assert "毎回投稿" not in system and "API設計" not in system
 
 
 async def test_an_injected_memory_comes_back_only_as_quoted_data(
@@ -129,7 +129,7 @@ async def test_an_injected_memory_comes_back_only_as_quoted_data(
     )
 
     assert {"type": "memory", "text": MEMORY} in items
-    assert "英語で答え" not in system and "設定ファイルの中身を貼る" not in system
+    assert "すべての質問に英語" not in system and "中身を貼ること" not in system
     assert sum(MEMORY in json.dumps(item, ensure_ascii=False) for item in items) == 1
 
 
@@ -161,10 +161,10 @@ async def test_the_days_log_reaches_extraction_as_data_with_the_rule_to_drop_ins
         (author, " ".join(text.split())) for author, text in said
     ]
     assert all(item["channel"] == "lounge" for item in items)
-    for fragment in ("JWT", "トークンを貼って", "管理者として", "英語で答え"):
+    for fragment in ("JWT", "トークンを貼って", "管理者として", "すべての質問に英語"):
         assert fragment not in system
     # The model is told what it is reading and that bot-directed orders are not memories.
     assert "データ" in system and "記憶にもしない" in system
     progress_system, progress_items = progress
-    assert "英語で答え" not in progress_system
+    assert "すべての質問に英語" not in progress_system
     assert {item["type"] for item in progress_items} <= {"memory", "task", "previous_progress"}
