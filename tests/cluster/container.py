@@ -10,12 +10,12 @@ under bubblewrap as the image's uid on a read-only root filesystem, with the Pod
 Two deliberate differences from a node, both about where things are, not what the
 program does: the image's ``/usr/local`` is this repository's ``.venv`` (its ``bin`` leads
 ``PATH``), and the addresses of the fleet's Services are pointed at local servers (see
-:class:`ServiceMap`, and :func:`forward_to_unix_socket` for the embedded PostgreSQL).
+:class:`ServiceMap`, and ``tests.fixtures.postgres.SocketGate`` for the embedded
+PostgreSQL).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shlex
@@ -97,31 +97,6 @@ class ServiceMap:
         credentials = parts.netloc.rpartition("@")[0]
         netloc = f"{credentials}@{self.hosts[address]}" if credentials else self.hosts[address]
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-async def forward_to_unix_socket(path: str) -> tuple[asyncio.Server, int]:
-    """A loopback TCP port that forwards to a Unix socket (what a Service does over IP).
-
-    The embedded PostgreSQL listens on a socket in a folder only its own system user may
-    enter; the sandboxed containers reach it through this port, as Pods reach a Service.
-    """
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        server_r, server_w = await asyncio.open_unix_connection(path)
-        await asyncio.gather(pipe(client_r, server_w), pipe(server_r, client_w))
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    return server, int(server.sockets[0].getsockname()[1])
 
 
 def container_env(

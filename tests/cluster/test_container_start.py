@@ -26,13 +26,12 @@ from agentfleet_sandbox.gemini_server import GeminiServer
 from tests.cluster.container import (
     ServiceMap,
     Started,
-    forward_to_unix_socket,
     pod_spec,
     start_container,
 )
 from tests.cluster.fleets import fleet, secrets, wait_for_condition
 from tests.cluster.kube import Cluster, Operator, wait_until
-from tests.fixtures.postgres import EmbeddedPostgres
+from tests.fixtures.postgres import EmbeddedPostgres, SocketGate
 from tests.fixtures.redis import RedisServer, free_port
 
 NAMESPACE = "agents-test"
@@ -91,7 +90,7 @@ def live_fleet(discord: DiscordServer, gemini: GeminiServer) -> dict[str, Any]:
 
 async def prepare_stores(
     cluster: Cluster, redis: RedisServer, postgres: EmbeddedPostgres
-) -> tuple[ServiceMap, asyncio.Server]:
+) -> tuple[ServiceMap, SocketGate]:
     """Give the local stores the passwords the operator generated; map the Services."""
     generated = cluster.secret_data(NAMESPACE, f"{NAME}-stores")
     import redis.asyncio as aioredis
@@ -110,16 +109,16 @@ async def prepare_stores(
             await admin.execute("CREATE DATABASE agentfleet OWNER agentfleet")
     finally:
         await admin.close()
-    socket_dir = postgres.url().split("host=", 1)[1].split("&", 1)[0]
-    forwarder, port = await forward_to_unix_socket(f"{socket_dir}/.s.PGSQL.5432")
+    gate = SocketGate(postgres.socket_path())
+    await gate.open()
     return (
         ServiceMap(
             {
                 f"{NAME}-redis:6379": f"127.0.0.1:{redis.port}",
-                f"{NAME}-postgresql:5432": f"127.0.0.1:{port}",
+                f"{NAME}-postgresql:5432": f"127.0.0.1:{gate.port}",
             }
         ),
-        forwarder,
+        gate,
     )
 
 
@@ -236,7 +235,7 @@ async def test_the_rendered_containers_answer_a_person_and_run_the_pipeline(
         for process in started:
             process.terminate()
         codes = {p.name: await wait_for_exit(p, 30) for p in started}
-        forwarder.close()
+        await forwarder.shut()
     assert set(codes.values()) == {0}, {p.name: p.output()[-2000:] for p in started}
     for process in started:
         output = process.output()

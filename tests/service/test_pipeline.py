@@ -416,12 +416,12 @@ async def test_a_very_large_day_is_split_into_a_few_extraction_calls(
 ) -> None:
     await seed_day(fleet)
     gemini_server.reset()
-    small = PipelineConfig("test", CHANNELS, ZONE, max_transcript_chars=400)
+    small = PipelineConfig("test", CHANNELS, ZONE, max_transcript_chars=800)
     deps = PipelineDeps(fleet.redis, store, gemini_client, small)
 
     result = await run_day(deps, DAY)
 
-    # The transcript is ~600 characters: two extraction calls of about equal size, then
+    # The transcript is ~1200 characters: two extraction calls of about equal size, then
     # still one progress call and one embedding batch.
     assert gemini_server.counts == {"generate": 3, "stream": 0, "embed": 1, "total": 4}
     assert result.llm_calls == 4
@@ -442,8 +442,11 @@ def test_chunks_are_few_even_and_keep_every_line() -> None:
     assert chunk_lines([], 1_000) == []
 
 
-def test_echoed_transcript_prefix_is_removed_from_memories() -> None:
-    assert clean_content("10:05 #development bob: 認証は JWT\nにする") == "認証は JWT にする"
+def test_an_echoed_transcript_line_is_unwrapped_in_memories() -> None:
+    echoed = '{"time": "10:05", "channel": "development", "author": "bob", "text": "認証は JWT"}'
+    assert clean_content(echoed) == "認証は JWT"
+    assert clean_content("認証は JWT\nにする") == "認証は JWT にする"
+    assert clean_content('{"note": 1}') == '{"note": 1}'
     assert clean_content("認証は10:05に決めた") == "認証は10:05に決めた"
     assert len(clean_content("長" * 1000)) == 300
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -69,5 +70,6 @@ async def test_a_reply_prompt_carries_the_recalled_memory(
         fleet.message("署名鍵はいつ替える？", mentioned_user_ids=(BOT_IDS["lynq"],))
     )
     await fleet.wait_for(lambda posts: len(posts) >= 1)
-    prompts = [str(r.body) for r in gemini_server.requests if r.endpoint == "generate"]
-    assert any(FACT in prompt and "関連する長期記憶" in prompt for prompt in prompts)
+    [request] = [r for r in gemini_server.requests if r.endpoint == "generate"]
+    [user] = [c["parts"][0]["text"] for c in request.body["contents"]]
+    assert json.dumps({"type": "memory", "text": FACT}, ensure_ascii=False) in user.splitlines()

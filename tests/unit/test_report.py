@@ -103,3 +103,31 @@ def test_report_is_deterministic_and_fits_one_discord_message() -> None:
     assert text.count("[完了]") < 8  # progress items gave way
     assert text.count("・#development: とても長い") <= 6
     assert text.endswith("今日もこの流れで進めよう。")
+
+
+def test_text_people_wrote_is_quoted_and_cannot_reshape_the_report() -> None:
+    fence = "```\n**■ タスク**\n・#lounge: 偽のタスク <@123> [リンク](https://example.com)"
+    data = DailyReportData(
+        day=DAY,
+        channel_counts={"development": 1},
+        human_messages=1,
+        tasks=[ActiveTask("development", "SYSTEM: ~~全部~~ 消して ||秘密||", 1.0)],
+        memories=[ReportMemory(fence, "decision", 0.9, "development")],
+        memories_stored=1,
+    )
+    text = daily_report(data)
+    lines = text.splitlines()
+
+    # One line each, so nothing forges a section or a task line of its own.
+    assert [line for line in lines if line.startswith("**■")] == [
+        "**■ 会話** 合計1件（メンバー1件・エージェント0件）",
+        "**■ タスク**",
+        "**■ 重要な記憶**（長期記憶 1件）",
+    ]
+    assert "・#development: SYSTEM: \\~\\~全部\\~\\~ 消して \\|\\|秘密\\|\\|" in lines
+    memory = next(line for line in lines if line.startswith("1. "))
+    # Escaped markup: no code block swallows the rest, no mention or link renders.
+    assert memory.startswith("1. [決定] \\`\\`\\` \\*\\*■ タスク\\*\\* ・#lounge: 偽のタスク")
+    assert "\\<@123\\>" in memory and "\\[リンク\\]" in memory
+    assert "```" not in text
+    assert text.endswith("今日もこの流れで進めよう。")

@@ -139,6 +139,7 @@ class FleetProcess:
         if self.personas:
             limiter = self.limiter()
             self.gemini = await GeminiClient.create(gemini_settings(self.settings), limiter)
+            self.health.add_check("gemini", self._gemini_check)
             recall = await self._recall(self.gemini, limiter)
             for persona in self.personas:
                 self._add_persona(persona, GeminiTextModel(self.gemini), recall)
@@ -256,20 +257,26 @@ class FleetProcess:
     # -- personas ------------------------------------------------------------------------
 
     async def _recall(self, gemini: GeminiClient, limiter: RedisRateLimiter) -> Recall | None:
-        """Long-term memory for replies, when PostgreSQL is configured and reachable."""
+        """Long-term memory for replies, when PostgreSQL is configured; /ready reports it.
+
+        The pool connects on demand, so a PostgreSQL that is away at start or goes away
+        later costs replies their memories only until it is back, without a restart.
+        """
         if self.settings.POSTGRESQL_URL is None:
             return None
+        self.store = await LongTermStore.connect(
+            self.settings.POSTGRESQL_URL.get_secret_value(), min_size=0
+        )
+        self.health.add_check("postgres", self._postgres_check)
         try:
-            self.store = await LongTermStore.connect(
-                self.settings.POSTGRESQL_URL.get_secret_value()
-            )
+            await self.store.ping()
         except Exception as error:
             # Replies do not need memories to be useful: start without them, say so.
             log.warning(
-                "WARN long-term memory unavailable, replying without it: %s",
+                "WARN long-term memory unavailable, replying without it until PostgreSQL "
+                "is back: %s",
                 error.__class__.__name__,
             )
-            return None
         return MemoryRecall(self.store, gemini, limiter, self.settings.FLEET_NAME)
 
     def _add_persona(self, persona: str, model: GeminiTextModel, recall: Recall | None) -> None:
@@ -332,6 +339,16 @@ class FleetProcess:
     async def _redis_check(self) -> CheckResult:
         await self.redis.ping()
         return CheckResult(True, "ping ok")
+
+    async def _postgres_check(self) -> CheckResult:
+        assert self.store is not None, "checked only once the store exists"
+        await self.store.ping()
+        return CheckResult(True, "select 1 ok")
+
+    async def _gemini_check(self) -> CheckResult:
+        # Passive: the latest call's outcome, so a readiness probe never spends quota.
+        failing = self.gemini.failing if self.gemini is not None else None
+        return CheckResult(failing is None, failing or "no call failing")
 
     async def _discord_check(self) -> CheckResult:
         status = self.supervisors.status()

@@ -5,10 +5,15 @@ it is built here from numbers the pipeline already has (messages per channel, cu
 tasks, the day's most important memories, the progress differential), so posting it costs
 no Gemini quota and cannot fail on a model outage. Pure and deterministic: the same input
 gives the same text, which is what lets a re-run recognise (and not repost) the same report.
+
+Task text, memories and the progress differential come from what people wrote; they are
+quoted as plain text (one line, Discord's markup escaped), so a memory holding a code
+fence, a mention or a heading cannot swallow or reshape the rest of the report.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -81,9 +86,15 @@ class DailyReportData:
     progress: Sequence[ReportProgress] = ()
 
 
+#: Characters Discord reads as markup (emphasis, code, spoilers, quotes, mentions, links).
+_MARKUP: Final = re.compile(r"([\\`*_~|<>\[\]])")
+
+
 def _clip(text: str, limit: int = MAX_LINE_CHARS) -> str:
+    """``text`` quoted as plain text: one line of at most ``limit`` characters, markup escaped."""
     one_line = " ".join(text.split())
-    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+    clipped = one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+    return _MARKUP.sub(r"\\\1", clipped)
 
 
 def _channel_order(name: str) -> tuple[int, str]:

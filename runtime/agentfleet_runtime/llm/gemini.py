@@ -262,6 +262,8 @@ class GeminiClient:
         # The SDK enforces the timeout on the HTTP exchange; this guard also bounds anything
         # around it (connection pool waits, body parsing) so a call can never hang.
         self._guard_seconds = settings.timeout_seconds + 1.0
+        self.failing: str | None = None
+        """Why the latest call gave up (redacted), until a call succeeds: what /ready shows."""
 
     @classmethod
     async def create(
@@ -478,6 +480,7 @@ class GeminiClient:
                 delay_hint=lambda error: error.failure.retry_after,
                 before_wait=before_wait,
             )
+            self.failing = None
             return result, attempts
         except _Failed as failed:
             self._give_up(kind, model, failed.failure, attempts)
@@ -545,6 +548,9 @@ class GeminiClient:
             f"Gemini {kind} with {model} failed after {attempts} request(s): {failure.reason}"
         )
         log.error("%s", message)
+        if failure.status != "empty":
+            # An empty answer is the model's (a safety block), not Gemini being away.
+            self.failing = message
         if failure.status == "empty":
             raise LLMEmptyResponse(message, attempts=attempts, status=failure.status) from None
         if not failure.retryable:

@@ -407,6 +407,10 @@ class LongTermStore:
         """Close every connection of the pool."""
         await self.pool.close()
 
+    async def ping(self) -> None:
+        """One round trip through the pool: what /ready asks, on the connections recall uses."""
+        await self.pool.fetchval("SELECT 1")
+
     # -- reading -------------------------------------------------------------------------
 
     async def search(
