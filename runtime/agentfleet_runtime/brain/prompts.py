@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Final
 
 from agentfleet_runtime.brain.events import EventKind
-from agentfleet_runtime.brain.messages import InboundMessage
+from agentfleet_runtime.brain.messages import InboundMessage, is_blank
 from agentfleet_runtime.brain.personas import Persona
 from agentfleet_runtime.brain.speech import ActiveTask
 
@@ -76,7 +76,7 @@ def conversation(history: Sequence[InboundMessage], limit_chars: int = 4000) -> 
     lines = [
         data_line({"type": "message", "author": m.author_name, "text": m.content.strip()})
         for m in history
-        if m.content.strip()
+        if not is_blank(m.content)
     ]
     kept: list[str] = []
     used = 0

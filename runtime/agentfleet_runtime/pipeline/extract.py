@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentfleet_runtime.brain.messages import InboundMessage
+from agentfleet_runtime.brain.messages import InboundMessage, is_blank
 from agentfleet_runtime.brain.prompts import data_line
 from agentfleet_runtime.contract import CHANNELS
 from agentfleet_runtime.dedup import shingles
@@ -145,7 +145,7 @@ def select_messages(
     for message in messages:
         if message.author_is_bot and message.author_id not in persona_ids:
             bots += 1
-        elif not message.content.strip():
+        elif is_blank(message.content):
             empty += 1
         else:
             kept.append(message)
