@@ -47,13 +47,17 @@ def invite_url(application_id: int | None, guild_id: int | None) -> str:
 
 def discord_checks(facts: DiscordFacts) -> list[Check]:
     """Every Discord line, in the order a person would fix them."""
+    # A persona's Pod holds no Reception token: its intent and /task are not its to check.
+    reception = next((bot for bot in facts.bots if bot.bot == "reception"), None)
     checks = token_checks(facts.bots)
-    checks.append(intent_check(facts.bots[0]))
+    if reception is not None:
+        checks.append(intent_check(reception))
     checks.append(guild_check(facts))
     if facts.guild is not None and facts.guild.guild.ok:
         checks += channel_checks(facts.guild, facts.channel_ids)
         checks += [member_check(bot, facts.guild, facts.channel_ids) for bot in facts.bots]
-        checks.append(command_check(facts.guild, facts.bots[0]))
+        if reception is not None:
+            checks.append(command_check(facts.guild, reception))
     return checks
 
 
@@ -231,7 +235,7 @@ def member_check(bot: BotFacts, guild: GuildFacts, channel_ids: Mapping[str, int
         SERVER_SECTION,
         title,
         missing,
-        f"Server Settings → each channel named → Edit Channel → Permissions: allow {needed} "
+        f"For each channel named: Edit Channel (its gear) → Permissions → allow {needed} "
         f"for {name} (or its role), and remove any overwrite that denies them.",
     )
 

@@ -164,13 +164,14 @@ def api_base(settings: Settings) -> str:
     return DISCORD_API_BASE
 
 
-async def fetch_discord_facts(settings: Settings, tokens: Mapping[str, str]) -> DiscordFacts:
+async def fetch_discord_facts(
+    settings: Settings, bots: Sequence[str], tokens: Mapping[str, str]
+) -> DiscordFacts:
     """Ask Discord what each token is and what the guild and channels look like.
 
-    ``tokens`` maps each bot to check (reception, then the enabled personas) to its token,
-    or leaves it out when unset.
+    ``bots`` are the bots to check (reception and personas); ``tokens`` maps those whose
+    token is set to it.
     """
-    bots = ("reception", *settings.enabled_personas)
     async with aiohttp.ClientSession() as session:
         api = DiscordApi(session, api_base(settings))
         facts = await asyncio.gather(*(_bot_facts(api, b, tokens.get(b)) for b in bots))

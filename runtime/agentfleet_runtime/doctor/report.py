@@ -74,9 +74,9 @@ def verdict(checks: Sequence[Check]) -> str:
     skips = sum(c.status is Status.SKIPPED for c in checks)
     if failures:
         return f"{failures} check(s) failed; fix them from the top (later ones may follow)."
-    ran = len(checks) - skips
-    suffix = f", {skips} skipped" if skips else ""
-    return f"All {ran} checks passed{suffix}."
+    if skips:
+        return f"All {len(checks) - skips} checks that ran passed ({skips} skipped)."
+    return f"All {len(checks)} checks passed."
 
 
 def exit_code(checks: Iterable[Check]) -> int:
