@@ -3,6 +3,9 @@
 Configuration is validated before anything starts; a problem ends the process with exit
 code 2 and one message listing every problem. SIGTERM and Ctrl+C stop taking new work,
 let in-flight replies finish, and exit 0.
+
+``agentfleet doctor`` checks the configuration instead of running a role
+(:mod:`agentfleet_runtime.doctor`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from agentfleet_runtime.observability.logs import configure_logging
 
 log = logging.getLogger("agentfleet_runtime")
 
+#: The subcommand that checks the configuration rather than running a role.
+DOCTOR = "doctor"
+
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Read the role (all-in-one by default) and, for a persona worker, which persona."""
@@ -39,6 +45,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one role until it is stopped; returns the process exit code."""
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == [DOCTOR]:
+        from agentfleet_runtime.doctor import run_doctor  # only the doctor needs its imports
+
+        return run_doctor(given[1:])
     args = parse_args(argv)
     role = Role(args.role)
     try:

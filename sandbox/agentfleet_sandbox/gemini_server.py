@@ -34,7 +34,9 @@ Control API (not under a model path, never counted as model requests):
   optional ``"endpoint": "generate" | "stream" | "embed"`` restricts a fault to one kind of
   request; ``"count": null`` keeps it until reset.
 * ``GET /_control/faults`` pending faults; ``GET /_control/requests`` request counters;
-  ``POST /_control/config`` ``{"latency_s": 0.05}``; ``POST /_control/reset``.
+  ``POST /_control/config`` ``{"latency_s": 0.05}``, ``{"api_key": "..."}`` (only that
+  key is accepted: others get 400 ``API_KEY_INVALID``) or ``{"retired_models":
+  ["gemini-x"]}`` (404 ``NOT_FOUND`` for those); ``POST /_control/reset``.
 
 Run standalone: ``python -m agentfleet_sandbox.gemini_server --port 8765``.
 """
@@ -512,6 +514,13 @@ def _texts_of(content: Any) -> str:
     return "".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
 
 
+_CONFIG_KEYS: Final = frozenset({"latency_s", "api_key", "retired_models"})
+_CONFIG_USAGE: Final = (
+    'expected {"latency_s": <non-negative number>, "api_key": <string or null>, '
+    '"retired_models": [<model name>, ...]} (any of them)'
+)
+
+
 class _BadRequest(Exception):
     """A request the real API would reject with 400 INVALID_ARGUMENT."""
 
@@ -527,7 +536,9 @@ class GeminiServer:
     ``async with GeminiServer() as server:`` (or :meth:`start` / :meth:`stop`) listens on a
     free port of 127.0.0.1 unless ``port`` is given; point the SDK at :attr:`base_url`.
     When ``api_key`` is set, requests must carry it (``x-goog-api-key`` or ``?key=``),
-    else they get the API's 400 ``API_KEY_INVALID`` (without echoing the key).
+    else they get the API's 400 ``API_KEY_INVALID`` (without echoing the key). Every model
+    name is served except the ones :meth:`retire_model` names, which answer 404
+    ``NOT_FOUND`` as Google does for a model that does not exist (or no longer does).
     """
 
     def __init__(
@@ -542,6 +553,8 @@ class GeminiServer:
         self.port = port
         self.latency_s = latency_s
         self._api_key = api_key
+        self.retired_models: set[str] = set()
+        """Model names answered with 404 NOT_FOUND (see :meth:`retire_model`)."""
         self._faults: list[Fault] = []
         self.scripted_replies: list[str] = []
         """Texts the next plain-text generations answer with, in order (then the usual)."""
@@ -608,9 +621,21 @@ class GeminiServer:
             )
         )
 
+    def require_api_key(self, api_key: str | None) -> None:
+        """Accept only ``api_key`` from now on (``None``: any key), like a rotated key."""
+        self._api_key = api_key
+
+    def retire_model(self, model: str) -> None:
+        """Make ``model`` unknown: every request naming it gets 404 NOT_FOUND."""
+        self.retired_models.add(model.removeprefix("models/"))
+
     def reset(self) -> None:
-        """Clear pending faults, scripted replies and request records (latency is kept)."""
+        """Clear pending faults, retired models, scripted replies and request records.
+
+        The latency and the required API key are configuration, and are kept.
+        """
         self._faults.clear()
+        self.retired_models.clear()
         self.scripted_replies.clear()
         self.requests.clear()
 
@@ -690,6 +715,17 @@ class GeminiServer:
             )
         return None
 
+    def _unknown_model(self, model: str, version: str, method: str) -> web.Response | None:
+        """Google's 404 for a model it does not serve; ``None`` for a model it does."""
+        if model.removeprefix("models/") not in self.retired_models:
+            return None
+        message = (
+            f"models/{model.removeprefix('models/')} is not found for API version {version}, "
+            f"or is not supported for {method}. Call ListModels to see the list of "
+            "available models and their supported methods."
+        )
+        return _json(google_error(404, "NOT_FOUND", message), 404)
+
     async def _sleep(self, seconds: float) -> None:
         # Wakes early when the server stops, so a test's teardown never waits on a fault.
         if seconds > 0:
@@ -728,6 +764,9 @@ class GeminiServer:
         )
         if denied is not None:
             return denied
+        unknown = self._unknown_model(model, request.match_info["version"], action)
+        if unknown is not None:
+            return unknown
         if not isinstance(body, dict):
             return _json(
                 google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received."), 400
@@ -972,13 +1011,16 @@ class GeminiServer:
         if denied is not None:
             return denied
         names = ("gemini-3.8-flash", "gemini-3.5-flash-lite", "gemini-embedding-001")
-        return _json({"models": [self._model_info(n) for n in names]})
+        served = [n for n in names if n not in self.retired_models]
+        return _json({"models": [self._model_info(n) for n in served]})
 
     async def _get_model(self, request: web.Request) -> web.Response:
         denied = self._authorised(request)
         if denied is not None:
             return denied
-        return _json(self._model_info(request.match_info["model"]))
+        model = request.match_info["model"]
+        unknown = self._unknown_model(model, request.match_info["version"], "get")
+        return unknown or _json(self._model_info(model))
 
     # -- control API -----------------------------------------------------------------
 
@@ -1003,15 +1045,23 @@ class GeminiServer:
         return _json({"ok": True})
 
     async def _control_config(self, request: web.Request) -> web.Response:
+        """Set any of ``latency_s``, ``api_key`` (null: any) and ``retired_models``."""
         try:
             payload = await request.json()
-            latency = float(payload["latency_s"])
-            if latency < 0:
+            if not isinstance(payload, dict) or not payload.keys() & _CONFIG_KEYS:
                 raise ValueError
-        except (ValueError, KeyError, TypeError):
-            return _json({"error": 'expected {"latency_s": <non-negative number>}'}, 400)
+            latency = float(payload.get("latency_s", self.latency_s))
+            retired = [str(m) for m in payload.get("retired_models", [])]
+            key = payload.get("api_key", self._api_key)
+            if latency < 0 or not (key is None or isinstance(key, str)):
+                raise ValueError
+        except (ValueError, TypeError):
+            return _json({"error": _CONFIG_USAGE}, 400)
         self.latency_s = latency
-        return _json({"latency_s": self.latency_s})
+        self.require_api_key(key)
+        for model in retired:
+            self.retire_model(model)
+        return _json({"latency_s": self.latency_s, "retired_models": sorted(self.retired_models)})
 
     async def _control_health(self, request: web.Request) -> web.Response:
         return _json({"ok": True})

@@ -36,6 +36,7 @@ RUNTIME_ADAPTERS = tuple(
         "cli",
         "config",
         "discord",
+        "doctor",
         "llm",
         "memory",
         "observability",

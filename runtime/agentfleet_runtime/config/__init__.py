@@ -1,5 +1,10 @@
 """Configuration: the environment variables of docs/operations.md, validated at start-up."""
 
-from agentfleet_runtime.config.settings import ConfigurationError, Settings, load_settings
+from agentfleet_runtime.config.settings import (
+    ConfigurationError,
+    Settings,
+    load_settings,
+    read_settings,
+)
 
-__all__ = ["ConfigurationError", "Settings", "load_settings"]
+__all__ = ["ConfigurationError", "Settings", "load_settings", "read_settings"]

@@ -265,13 +265,13 @@ def _describe(error: ValidationError) -> list[str]:
     return problems
 
 
-def load_settings(
+def read_settings(
     role: Role, persona: str | None = None, env_file: str | None = ".env"
-) -> Settings:
-    """Read and validate the settings ``role`` needs, raising one error listing every problem.
+) -> tuple[Settings, list[str]]:
+    """Read the settings leniently: every problem ``role`` has, and settings despite them.
 
-    Variables come from the process environment first, then from ``env_file`` (the
-    ``.env`` of a single host, docs/operations.md).
+    An invalid value is replaced by its default, so a caller that reports rather than
+    refuses (``agentfleet doctor``) can still check everything else.
     """
     problems: list[str] = []
     try:
@@ -287,7 +287,18 @@ def load_settings(
             if name in Settings.model_fields
         }
         settings = Settings(_env_file=env_file, **defaults)  # type: ignore[call-arg]
-    problems += settings.problems_for(role, persona)
+    return settings, problems + settings.problems_for(role, persona)
+
+
+def load_settings(
+    role: Role, persona: str | None = None, env_file: str | None = ".env"
+) -> Settings:
+    """Read and validate the settings ``role`` needs, raising one error listing every problem.
+
+    Variables come from the process environment first, then from ``env_file`` (the
+    ``.env`` of a single host, docs/operations.md).
+    """
+    settings, problems = read_settings(role, persona, env_file)
     if problems:
         raise ConfigurationError(problems)
     return settings

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 #: The REST API version discord.py 2.7 speaks.
 API_VERSION = 10
+#: Discord's own REST base, where requests go when DISCORD_API_BASE_URL is unset.
+DISCORD_API_BASE = f"https://discord.com/api/v{API_VERSION}"
 _VERSIONED = re.compile(r"/api/v\d+$")
 
 

@@ -222,6 +222,24 @@ def http_session() -> aiohttp.ClientSession:
     )
 
 
+def sdk_client(settings: GeminiSettings, session: aiohttp.ClientSession | None) -> genai.Client:
+    """The google-genai client for ``settings``: the endpoint, API version and timeout.
+
+    It makes one request per SDK call: :class:`GeminiClient` owns retries (see the module
+    docstring), and setting ``attempts`` also stops the SDK's hidden 1-10 s retry on
+    connection errors. ``agentfleet doctor`` uses the same client, so it checks what the
+    fleet would reach.
+    """
+    http_options = types.HttpOptions(
+        base_url=settings.base_url,
+        api_version="v1beta",
+        timeout=max(1, int(settings.timeout_seconds * 1000)),
+        retry_options=types.HttpRetryOptions(attempts=1),
+        aiohttp_client=session,
+    )
+    return genai.Client(api_key=settings.api_key.get_secret_value(), http_options=http_options)
+
+
 class GeminiClient:
     """Async Gemini client: ``generate`` and ``embed`` with retries, limits and metrics.
 
@@ -249,16 +267,7 @@ class GeminiClient:
             max_attempts=settings.max_attempts,
         )
         self._session = session
-        http_options = types.HttpOptions(
-            base_url=settings.base_url,
-            api_version="v1beta",
-            timeout=max(1, int(settings.timeout_seconds * 1000)),
-            # One attempt per SDK call: our loop owns retries (see the module docstring).
-            # Setting it also stops the SDK's hidden 1-10 s retry on connection errors.
-            retry_options=types.HttpRetryOptions(attempts=1),
-            aiohttp_client=session,
-        )
-        self._client = genai.Client(api_key=self._secret, http_options=http_options)
+        self._client = sdk_client(settings, session)
         # The SDK enforces the timeout on the HTTP exchange; this guard also bounds anything
         # around it (connection pool waits, body parsing) so a call can never hang.
         self._guard_seconds = settings.timeout_seconds + 1.0

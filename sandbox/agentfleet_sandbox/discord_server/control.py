@@ -50,6 +50,9 @@ class ControlApi:
         router.add_post(f"{c}/faults/rate-limit", self._rate_limit)
         router.add_post(f"{c}/faults/rest-delay", self._rest_delay)
         router.add_post(f"{c}/faults/clear", self._clear_faults)
+        router.add_post(f"{c}/faults/reset-token", self._reset_token)
+        router.add_post(f"{c}/faults/message-content-intent", self._message_content_intent)
+        router.add_post(f"{c}/faults/deny-permission", self._deny_permission)
 
     # -- reading the guild -------------------------------------------------------------
 
@@ -195,6 +198,34 @@ class ControlApi:
         body = await _body(request)
         self.server.set_rest_delay(float(body.get("seconds", 0)))
         return json_response({"seconds": self.server.faults.rest_delay})
+
+    async def _reset_token(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        try:
+            return json_response({"token": self.server.reset_token(str(body.get("bot")))})
+        except KeyError as exc:
+            raise ApiError(400, 0, str(exc.args[0])) from None
+
+    async def _message_content_intent(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        bot, enabled = str(body.get("bot")), bool(body.get("enabled", False))
+        try:
+            self.server.set_message_content_intent(bot, enabled)
+        except KeyError:
+            raise ApiError(400, 0, f"unknown bot {bot!r}") from None
+        return json_response({"bot": bot, "enabled": enabled})
+
+    async def _deny_permission(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        try:
+            self.server.deny_permission(
+                str(body.get("bot")),
+                str(body.get("channel")),
+                body.get("permission") or "SEND_MESSAGES",
+            )
+        except KeyError as exc:
+            raise ApiError(400, 0, str(exc.args[0])) from None
+        return json_response({"denied": True})
 
     async def _clear_faults(self, request: web.Request) -> web.Response:
         self.server.clear_faults()

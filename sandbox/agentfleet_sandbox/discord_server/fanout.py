@@ -19,6 +19,7 @@ from .world import (
     INTENT_GUILD_MESSAGE_TYPING,
     INTENT_GUILD_MESSAGES,
     INTENT_MESSAGE_CONTENT,
+    VIEW_CHANNEL,
     Interaction,
     Message,
     User,
@@ -155,6 +156,8 @@ class Fanout:
             lambda s: (
                 self.world.message_payload(message, hide_content=not can_read(s, message))
                 if s.has_intent(INTENT_GUILD_MESSAGES)
+                # A bot denied VIEW_CHANNEL receives nothing of that channel.
+                and self.world.permissions(s.user, message.channel_id) & VIEW_CHANNEL
                 else None
             ),
         )

@@ -4,6 +4,11 @@ Tests (and the control API) use these to make the sandbox misbehave the way Disc
 under load or during incidents: 429s with Discord's headers, slow REST answers, dropped
 websockets, invalidated sessions and events discord.py cannot parse. Each fault is
 well-formed enough that discord.py takes its recovery path rather than a crash path.
+
+Others are the set-up mistakes a person makes in the Developer Portal or the server's
+settings: a token reset after it was deployed, the Message Content intent left off, a
+channel overwrite that takes a permission from a bot. They answer as Discord does (401,
+close code 4014, 403 with code 50013), which is what ``agentfleet doctor`` looks for.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from aiohttp import web
 
 from .gateway import Gateway
 from .responses import json_response, ratelimit_bucket
-from .world import User, World
+from .world import PERMISSION_NAMES, User, World
 
 DEFAULT_ROUTE = "POST /channels/{channel_id}/messages"
 """The route a 429 hits unless told otherwise: sending is what a busy bot does most."""
@@ -65,6 +70,25 @@ class Faults:
             count += 1
         return count
 
+    # -- set-up mistakes ---------------------------------------------------------------
+
+    def reset_token(self, bot: str) -> str:
+        """Replace ``bot``'s token (the old one now gets 401); return the new one."""
+        return self.world.reset_token(bot)
+
+    def set_message_content_intent(self, bot: str, enabled: bool) -> None:
+        """Switch ``bot``'s Message Content intent; off, requesting it closes with 4014."""
+        self.world.set_message_content_intent(bot, enabled)
+
+    def deny_permission(self, bot: str, channel: str | int, permission: str | int) -> None:
+        """Deny ``bot`` a permission (a name such as ``SEND_MESSAGES``, or bits) in a channel."""
+        if isinstance(permission, str):
+            if permission not in PERMISSION_NAMES:
+                known = list(PERMISSION_NAMES)
+                raise KeyError(f"unknown permission {permission!r}; known: {known}")
+            permission = PERMISSION_NAMES[permission]
+        self.world.deny_permission(bot, channel, permission)
+
     # -- REST --------------------------------------------------------------------------
 
     def inject_rate_limit(
@@ -84,9 +108,15 @@ class Faults:
         self.rest_delay = max(0.0, seconds)
 
     def clear(self) -> None:
-        """Remove pending 429s and the REST delay."""
+        """Remove pending 429s, the REST delay, permission overwrites; intents back on.
+
+        A reset token stays reset: as in the portal, the old one cannot come back.
+        """
         self.rate_limits.clear()
         self.rest_delay = 0.0
+        self.world.clear_overwrites()
+        for bot in self.world.bots:
+            self.world.set_message_content_intent(bot, True)
 
     @property
     def pending_rate_limits(self) -> int:

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from aiohttp import WSMsgType, web
 
-from .world import User, World
+from .world import INTENT_MESSAGE_CONTENT, User, World
 
 _log = logging.getLogger(__name__)
 
@@ -36,6 +36,9 @@ OP_HEARTBEAT_ACK: Final = 11
 
 #: Close code for an unknown token, which discord.py does not retry.
 CLOSE_AUTHENTICATION_FAILED: Final = 4004
+#: Close code for a privileged intent the app has not switched on in the Developer Portal;
+#: discord.py raises ``PrivilegedIntentsRequired``.
+CLOSE_DISALLOWED_INTENTS: Final = 4014
 #: How many events a session keeps for RESUME.
 REPLAY_LIMIT: Final = 5000
 #: How long a disconnected session stays resumable (Discord keeps them for minutes).
@@ -290,9 +293,12 @@ class Gateway:
             conn.queue.put_nowait(None)
             await conn.ws.close(code=CLOSE_AUTHENTICATION_FAILED, message=b"Authentication failed.")
             return None
-        session = GatewaySession(
-            session_id=secrets.token_hex(16), user=bot, intents=int(data.get("intents", 0))
-        )
+        intents = int(data.get("intents", 0))
+        if intents & INTENT_MESSAGE_CONTENT and not self.world.may_read_message_content(bot):
+            conn.queue.put_nowait(None)
+            await conn.ws.close(code=CLOSE_DISALLOWED_INTENTS, message=b"Disallowed intent(s).")
+            return None
+        session = GatewaySession(session_id=secrets.token_hex(16), user=bot, intents=intents)
         self.sessions[session.session_id] = session
         session.conn = conn
         session.dispatch(
@@ -305,7 +311,7 @@ class Gateway:
                 "resume_gateway_url": self.ws_url(),
                 "session_type": "normal",
                 "shard": [0, 1],
-                "application": {"id": str(bot.id), "flags": 0},
+                "application": {"id": str(bot.id), "flags": self.world.app_flags[bot.key]},
                 "private_channels": [],
                 "relationships": [],
                 "presences": [],

@@ -314,6 +314,18 @@ class DiscordServer:
         """Delay every REST response by ``seconds`` (0 disables)."""
         self.faults.set_rest_delay(seconds)
 
+    def reset_token(self, bot: str) -> str:
+        """Reset ``bot``'s token as the Developer Portal does; return the new one."""
+        return self.faults.reset_token(bot)
+
+    def set_message_content_intent(self, bot: str, enabled: bool) -> None:
+        """Switch ``bot``'s Message Content intent in its (sandbox) Developer Portal."""
+        self.faults.set_message_content_intent(bot, enabled)
+
+    def deny_permission(self, bot: str, channel: str | int, permission: str | int) -> None:
+        """Deny ``bot`` ``permission`` (e.g. ``"SEND_MESSAGES"``) in ``channel``."""
+        self.faults.deny_permission(bot, channel, permission)
+
     def clear_faults(self) -> None:
-        """Remove pending 429s and the REST delay."""
+        """Remove pending 429s, the REST delay and overwrites; switch intents back on."""
         self.faults.clear()

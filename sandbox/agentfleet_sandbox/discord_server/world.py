@@ -56,8 +56,34 @@ MESSAGE_CHAT_INPUT_COMMAND: Final = 20
 FLAG_EPHEMERAL: Final = 1 << 6
 FLAG_LOADING: Final = 1 << 7
 
-#: Everything a member may do; the sandbox has no permission model.
+#: Every permission bit; what an interaction reports the invoking member and the app have.
 ALL_PERMISSIONS: Final = str((1 << 50) - 1)
+
+# Permission bits the sandbox enforces (Discord's values).
+ADMINISTRATOR: Final = 1 << 3
+VIEW_CHANNEL: Final = 1 << 10
+SEND_MESSAGES: Final = 1 << 11
+READ_MESSAGE_HISTORY: Final = 1 << 16
+#: What @everyone may do: everything but ADMINISTRATOR, which would make channel
+#: overwrites moot (Discord ignores them for administrators).
+EVERYONE_PERMISSIONS: Final = ((1 << 50) - 1) & ~ADMINISTRATOR
+#: Permission names the control API accepts, as Discord's documentation spells them.
+PERMISSION_NAMES: Final[Mapping[str, int]] = {
+    "VIEW_CHANNEL": VIEW_CHANNEL,
+    "SEND_MESSAGES": SEND_MESSAGES,
+    "READ_MESSAGE_HISTORY": READ_MESSAGE_HISTORY,
+}
+# Channel permission overwrite targets.
+OVERWRITE_ROLE: Final = 0
+OVERWRITE_MEMBER: Final = 1
+
+# Application flags: the message-content intent switched on in the Developer Portal
+# (an unverified app in under 100 servers gets the LIMITED flag).
+APP_FLAG_GATEWAY_MESSAGE_CONTENT: Final = 1 << 18
+APP_FLAG_GATEWAY_MESSAGE_CONTENT_LIMITED: Final = 1 << 19
+_MESSAGE_CONTENT_FLAGS: Final = (
+    APP_FLAG_GATEWAY_MESSAGE_CONTENT | APP_FLAG_GATEWAY_MESSAGE_CONTENT_LIMITED
+)
 
 #: How long a nonce stays enforceable (Discord documents "the past few minutes").
 NONCE_WINDOW_SECONDS: Final = 300.0
@@ -129,6 +155,26 @@ class User:
         }
 
 
+@dataclass(slots=True)
+class Overwrite:
+    """A channel permission overwrite for a role or a member, as Discord stores it."""
+
+    id: int
+    type: int
+    """:data:`OVERWRITE_ROLE` or :data:`OVERWRITE_MEMBER`."""
+    allow: int = 0
+    deny: int = 0
+
+    def payload(self) -> dict[str, Any]:
+        """Return the overwrite object (bit sets as strings, as Discord sends them)."""
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "allow": str(self.allow),
+            "deny": str(self.deny),
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class Channel:
     """A text channel of the sandbox guild."""
@@ -137,7 +183,12 @@ class Channel:
     name: str
     position: int
 
-    def payload(self, guild_id: int, last_message_id: int | None = None) -> dict[str, Any]:
+    def payload(
+        self,
+        guild_id: int,
+        last_message_id: int | None = None,
+        overwrites: Sequence[Overwrite] = (),
+    ) -> dict[str, Any]:
         """Return the Discord guild text channel object."""
         return {
             "id": str(self.id),
@@ -145,7 +196,7 @@ class Channel:
             "guild_id": str(guild_id),
             "name": self.name,
             "position": self.position,
-            "permission_overwrites": [],
+            "permission_overwrites": [o.payload() for o in overwrites],
             "parent_id": None,
             "topic": None,
             "nsfw": False,
@@ -253,6 +304,12 @@ class World:
             for i, (name, cid) in enumerate(CHANNEL_IDS.items())
         }
         self.channel_ids: dict[str, int] = dict(CHANNEL_IDS)
+        # channel id → overwrite target id → overwrite; none at first: everyone sees all.
+        self.overwrites: dict[int, dict[int, Overwrite]] = {cid: {} for cid in self.channels}
+        # Every app starts with the message-content intent switched on in the portal.
+        self.app_flags: dict[str, int] = {
+            key: APP_FLAG_GATEWAY_MESSAGE_CONTENT_LIMITED for key in self.bots
+        }
         self.messages: dict[int, Message] = {}
         self.history: dict[int, list[Message]] = {cid: [] for cid in self.channels}
         self._by_nonce: dict[tuple[int, int, str], Message] = {}
@@ -277,6 +334,71 @@ class World:
             if user.key == bot:
                 return token
         raise KeyError(f"unknown bot {bot!r}")
+
+    def reset_token(self, bot: str) -> str:
+        """Give ``bot`` a new token, as the Developer Portal's "Reset Token" does.
+
+        The old token stops working at once (401 on REST, 4004 on the gateway); the new
+        one is returned, since a portal shows it exactly once.
+        """
+        old = self.token_for(bot)
+        new = f"sandbox-{bot}-{secrets.token_urlsafe(12)}"
+        del self._token_to_bot[old]
+        self._token_to_bot[new] = self.bots[bot]
+        return new
+
+    def set_message_content_intent(self, bot: str, enabled: bool) -> None:
+        """Switch the app's Message Content intent on or off, as in the Developer Portal."""
+        key = self.bots[bot].key  # KeyError for an unknown bot
+        flags = self.app_flags[key] & ~_MESSAGE_CONTENT_FLAGS
+        self.app_flags[key] = flags | (APP_FLAG_GATEWAY_MESSAGE_CONTENT_LIMITED if enabled else 0)
+
+    def may_read_message_content(self, bot: User) -> bool:
+        """Whether ``bot``'s app has the Message Content intent switched on."""
+        return bool(self.app_flags.get(bot.key, 0) & _MESSAGE_CONTENT_FLAGS)
+
+    def deny_permission(self, user: str, channel: str | int, permission: int) -> None:
+        """Deny ``permission`` bits to ``user`` in ``channel`` with a member overwrite."""
+        target = self.resolve_user(user)
+        overwrites = self.overwrites[self.resolve_channel(channel).id]
+        overwrite = overwrites.setdefault(target.id, Overwrite(target.id, OVERWRITE_MEMBER))
+        overwrite.deny |= permission
+        overwrite.allow &= ~permission
+
+    def clear_overwrites(self) -> None:
+        """Remove every channel permission overwrite."""
+        for overwrites in self.overwrites.values():
+            overwrites.clear()
+
+    def permissions(self, user: User, channel_id: int) -> int:
+        """``user``'s permissions in ``channel_id``, computed as Discord does.
+
+        The owner may do everything; otherwise @everyone's permissions (members hold no
+        other role here), then the channel's @everyone overwrite, then the member's own.
+        """
+        if user.id == self.owner.id:
+            return (1 << 50) - 1
+        allowed = EVERYONE_PERMISSIONS
+        overwrites = self.overwrites.get(channel_id, {})
+        for target in (self.guild_id, user.id):
+            overwrite = overwrites.get(target)
+            if overwrite is not None:
+                allowed = (allowed & ~overwrite.deny) | overwrite.allow
+        # Without VIEW_CHANNEL nothing else in the channel is usable.
+        return allowed if allowed & VIEW_CHANNEL else 0
+
+    @property
+    def owner(self) -> User:
+        """The guild's owner: the first human."""
+        return next(iter(self.humans.values()))
+
+    def channel_payload(self, channel: Channel) -> dict[str, Any]:
+        """Return ``channel``'s object with its last message and permission overwrites."""
+        return channel.payload(
+            self.guild_id,
+            self._last_message_id(channel.id),
+            list(self.overwrites[channel.id].values()),
+        )
 
     def resolve_user(self, ref: str | int) -> User:
         """Find a user by id, bot key, human name or display name (case-insensitive)."""
@@ -329,7 +451,7 @@ class World:
         return {
             "id": str(self.guild_id),
             "name": "@everyone",
-            "permissions": ALL_PERMISSIONS,
+            "permissions": str(EVERYONE_PERMISSIONS),
             "position": 0,
             "color": 0,
             "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
@@ -352,7 +474,7 @@ class World:
             "discovery_splash": None,
             "banner": None,
             "description": None,
-            "owner_id": str(next(iter(self.humans.values())).id),
+            "owner_id": str(self.owner.id),
             "afk_channel_id": None,
             "afk_timeout": 300,
             "verification_level": 0,
@@ -378,10 +500,7 @@ class World:
             "unavailable": False,
             "member_count": len(members),
             "members": members,
-            "channels": [
-                c.payload(self.guild_id, self._last_message_id(c.id))
-                for c in self.channels.values()
-            ],
+            "channels": [self.channel_payload(c) for c in self.channels.values()],
             "threads": [],
             "presences": [],
             "voice_states": [],
@@ -396,7 +515,7 @@ class World:
 
     def application_payload(self, bot: User) -> dict[str, Any]:
         """Return ``GET /oauth2/applications/@me`` for ``bot`` (the app id is the bot id)."""
-        owner = next(iter(self.humans.values()))
+        owner = self.owner
         return {
             "id": str(bot.id),
             "name": bot.name,
@@ -408,7 +527,7 @@ class World:
             "team": None,
             "summary": "",
             "verify_key": hashlib.sha256(str(bot.id).encode()).hexdigest(),
-            "flags": 0,
+            "flags": self.app_flags[bot.key],
             "bot": bot.payload(),
             "rpc_origins": [],
             "tags": [],
@@ -660,7 +779,7 @@ class World:
             "guild_id": str(self.guild_id),
             "guild": {"id": str(self.guild_id), "locale": "ja", "features": []},
             "channel_id": str(channel.id),
-            "channel": channel.payload(self.guild_id, self._last_message_id(channel.id)),
+            "channel": self.channel_payload(channel),
             "member": member,
             "token": interaction.token,
             "version": 1,

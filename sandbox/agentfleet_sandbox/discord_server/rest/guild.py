@@ -9,8 +9,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..responses import ApiError, json_response
-from ..world import World
-from .validation import caller, channel_id, check_guild
+from ..world import VIEW_CHANNEL, World
+from .validation import caller, channel_id, check_guild, require_permission
 
 
 class GuildRoutes:
@@ -36,7 +36,7 @@ class GuildRoutes:
 
     async def _get_guild_channels(self, request: web.Request) -> web.Response:
         check_guild(self.world, request)
-        return json_response([c.payload(self.world.guild_id) for c in self.world.channels.values()])
+        return json_response([self.world.channel_payload(c) for c in self.world.channels.values()])
 
     async def _get_member(self, request: web.Request) -> web.Response:
         check_guild(self.world, request)
@@ -47,11 +47,7 @@ class GuildRoutes:
         return json_response(self.world.member_payload(user))
 
     async def _get_channel(self, request: web.Request) -> web.Response:
-        caller(self.world, request)
+        bot = caller(self.world, request)
         cid = channel_id(self.world, request)
-        history = self.world.history[cid]
-        return json_response(
-            self.world.channels[cid].payload(
-                self.world.guild_id, history[-1].id if history else None
-            )
-        )
+        require_permission(self.world, bot, cid, VIEW_CHANNEL)
+        return json_response(self.world.channel_payload(self.world.channels[cid]))

@@ -17,8 +17,24 @@ from aiohttp import web
 
 from ..fanout import Fanout
 from ..responses import ApiError, invalid_form_body, json_response
-from ..world import FLAG_EPHEMERAL, Message, User, World
-from .validation import MAX_NONCE, caller, channel_id, check_content, message_in, read_body
+from ..world import (
+    FLAG_EPHEMERAL,
+    READ_MESSAGE_HISTORY,
+    SEND_MESSAGES,
+    VIEW_CHANNEL,
+    Message,
+    User,
+    World,
+)
+from .validation import (
+    MAX_NONCE,
+    caller,
+    channel_id,
+    check_content,
+    message_in,
+    read_body,
+    require_permission,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +68,7 @@ class MessageRoutes:
     async def _post_typing(self, request: web.Request) -> web.Response:
         bot = caller(self.world, request)
         cid = channel_id(self.world, request)
+        require_permission(self.world, bot, cid, SEND_MESSAGES)
         now = time.time()
         self.typing_events.append(TypingEvent(cid, bot, now))
         self.fanout.typing_started(cid, bot, now)
@@ -60,6 +77,7 @@ class MessageRoutes:
     async def _post_message(self, request: web.Request) -> web.Response:
         bot = caller(self.world, request)
         cid = channel_id(self.world, request)
+        require_permission(self.world, bot, cid, SEND_MESSAGES)
         body = await read_body(request)
         content = str(body.get("content") or "")
         check_content(content)
@@ -73,6 +91,9 @@ class MessageRoutes:
                 # returns the message already created and creates nothing new.
                 return json_response(self.world.message_payload(existing))
         reference_id = self._reference(body, cid)
+        if reference_id is not None:
+            # A reply shows the message it answers: Discord asks for the history permission.
+            require_permission(self.world, bot, cid, READ_MESSAGE_HISTORY)
         allowed = body.get("allowed_mentions")
         message = self.world.add_message(
             channel_id=cid,
@@ -101,9 +122,12 @@ class MessageRoutes:
         return None  # fail_if_not_exists=False: send as a plain message, like Discord
 
     async def _get_messages(self, request: web.Request) -> web.Response:
-        caller(self.world, request)
-        history = self.world.history[channel_id(self.world, request)]
-        chosen = _page_of(history, request.query)
+        bot = caller(self.world, request)
+        cid = channel_id(self.world, request)
+        require_permission(self.world, bot, cid, VIEW_CHANNEL)
+        if not self.world.permissions(bot, cid) & READ_MESSAGE_HISTORY:
+            return json_response([])  # Discord answers an empty history, not an error
+        chosen = _page_of(self.world.history[cid], request.query)
         # Discord returns newest first whatever the query.
         return json_response([self.world.message_payload(m) for m in reversed(chosen)])
 

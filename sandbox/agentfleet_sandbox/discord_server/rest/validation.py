@@ -13,7 +13,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from ..responses import ApiError, invalid_form_body
-from ..world import Message, User, World
+from ..world import VIEW_CHANNEL, Message, User, World
 
 MAX_CONTENT: Final = 2000
 MAX_NONCE: Final = 25
@@ -43,6 +43,20 @@ def channel_id(world: World, request: web.Request) -> int:
     if cid not in world.channels:
         raise ApiError(404, 10003, "Unknown Channel")
     return cid
+
+
+def require_permission(world: World, bot: User, channel: int, permission: int) -> None:
+    """Refuse the call unless ``bot`` holds ``permission`` in ``channel``, as Discord does.
+
+    A channel the bot cannot see is 403 "Missing Access" (50001); a missing permission in
+    a channel it sees is 403 "Missing Permissions" (50013), which discord.py raises as
+    ``Forbidden``.
+    """
+    allowed = world.permissions(bot, channel)
+    if not allowed & VIEW_CHANNEL:
+        raise ApiError(403, 50001, "Missing Access")
+    if allowed & permission != permission:
+        raise ApiError(403, 50013, "Missing Permissions")
 
 
 def message_in(world: World, request: web.Request, channel: int) -> Message:

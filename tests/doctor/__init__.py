@@ -1,0 +1,1 @@
+"""Tests of `agentfleet doctor` against the local servers and real stores."""
