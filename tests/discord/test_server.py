@@ -523,7 +523,9 @@ async def test_heartbeat_latency_is_a_network_round_trip(
     while time.monotonic() < deadline:
         sum(range(20_000))
         await asyncio.sleep(0)
-    assert 0 < client.latency < 0.1
+    # The bug shows a whole interval (0.3 s); a round trip on a loaded machine stays well
+    # under two thirds of it.
+    assert 0 < client.latency < 0.2
 
 
 class Watcher(Recorder):

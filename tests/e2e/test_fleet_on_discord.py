@@ -9,6 +9,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from agentfleet_runtime.brain.personas import PERSONAS
+from agentfleet_runtime.brain.scope import DIRECT_MESSAGE_REPLY
+from agentfleet_runtime.brain.tasks import NOT_ALLOWED
 from tests.fixtures.sandbox import SandboxFleet
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -148,6 +150,72 @@ async def test_invisible_characters_get_no_reply(sandbox_fleet: SandboxFleet) ->
     await discord.wait_for_message(lambda m: m.reference_id == visible.id, timeout=15)
     await quiet(1.0)
     assert [m.reference_id for m in discord.messages() if m.author.bot] == [visible.id]
+
+
+async def stored_anywhere(fleet: SandboxFleet, text: str) -> bool:
+    """Whether ``text`` is in any Redis stream of the fleet (inbox, memory, day log, queues)."""
+    assert fleet.process is not None
+    redis = fleet.process.redis
+    async for key in redis.scan_iter(match=f"{fleet.process.keys.prefix}*", _type="stream"):
+        for _id, fields in await redis.xrange(key):
+            if any(text in value.decode() for value in fields.values()):
+                return True
+    return False
+
+
+async def test_a_direct_message_gets_one_line_and_nothing_is_kept(
+    sandbox_fleet: SandboxFleet,
+) -> None:
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    sent = await discord.post_direct("ないしょの相談があるんだけど", bot="reception")
+    answer = await discord.wait_for_message(
+        lambda m: m.channel_id == sent.channel_id and m.author.bot, timeout=15
+    )
+    assert answer.content == DIRECT_MESSAGE_REPLY
+    await discord.post_direct('/task commit development "DMから"', bot="reception")
+    await quiet(1.5)
+    assert [m.content for m in discord.messages() if m.author.bot] == [DIRECT_MESSAGE_REPLY] * 2
+    assert not await stored_anywhere(sandbox_fleet, "ないしょの相談")
+    assert not await stored_anywhere(sandbox_fleet, "DMから")
+
+
+async def test_other_channels_of_the_server_are_neither_answered_nor_kept(
+    sandbox_fleet: SandboxFleet,
+) -> None:
+    sandbox_fleet.discord.world.add_channel("general")
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    await discord.post_as_human("general", "LYNQ、ここでも答えてくれる？", mentions=["lynq"])
+    await discord.post_as_human("general", '/task commit development "雑談部屋から"')
+    inside = await discord.post_as_human("lounge", "こっちはどう？")
+    await discord.wait_for_message(lambda m: m.reference_id == inside.id, timeout=15)
+    await quiet(1.0)
+    assert [m.reference_id for m in discord.messages() if m.author.bot] == [inside.id]
+    assert not await stored_anywhere(sandbox_fleet, "ここでも答えて")
+    assert not await stored_anywhere(sandbox_fleet, "雑談部屋から")
+
+
+async def test_the_task_role_decides_who_may_change_tasks(sandbox_fleet: SandboxFleet) -> None:
+    role = sandbox_fleet.discord.world.add_role("fleet-lead", members=["alice"])
+    settings = sandbox_fleet.settings
+    sandbox_fleet.settings = settings.model_copy(update={"TASK_ROLE_ID": role})
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+
+    refused = await discord.invoke_command("lounge", '/task commit lounge "雑談"', user="bob")
+    assert (await discord.wait_for_interaction_reply(refused.id, timeout=15)).content == NOT_ALLOWED
+    typed = await discord.post_as_human("lounge", '/task commit lounge "雑談"', author="bob")
+    reply = await discord.wait_for_message(lambda m: m.reference_id == typed.id, timeout=15)
+    assert reply.content == NOT_ALLOWED
+
+    allowed = await discord.invoke_command("lounge", '/task commit lounge "雑談"', user="alice")
+    assert "開始" in (await discord.wait_for_interaction_reply(allowed.id, timeout=15)).content
+    listed = await discord.invoke_command("lounge", "/task list", user="alice")
+    assert (
+        "#lounge「雑談」（alice）"
+        in (await discord.wait_for_interaction_reply(listed.id, timeout=15)).content
+    )
 
 
 async def test_bad_slash_task_text_gets_a_helpful_answer(sandbox_fleet: SandboxFleet) -> None:

@@ -16,6 +16,7 @@ from .gateway import Gateway, GatewaySession
 from .json_views import interaction_json, message_json
 from .page import LiveFeed
 from .world import (
+    INTENT_DIRECT_MESSAGES,
     INTENT_GUILD_MESSAGE_TYPING,
     INTENT_GUILD_MESSAGES,
     INTENT_MESSAGE_CONTENT,
@@ -151,11 +152,14 @@ class Fanout:
         # Ephemeral messages exist only for the invoking user's client, never on the gateway.
         if message.ephemeral:
             return
+        # A direct message goes to the bot in it, under the DM intent, and to nobody else.
+        direct = self.world.channels[message.channel_id].direct is not None
+        intent = INTENT_DIRECT_MESSAGES if direct else INTENT_GUILD_MESSAGES
         self.gateway.dispatch_all(
             event,
             lambda s: (
                 self.world.message_payload(message, hide_content=not can_read(s, message))
-                if s.has_intent(INTENT_GUILD_MESSAGES)
+                if s.has_intent(intent)
                 # A bot denied VIEW_CHANNEL receives nothing of that channel.
                 and self.world.permissions(s.user, message.channel_id) & VIEW_CHANNEL
                 else None

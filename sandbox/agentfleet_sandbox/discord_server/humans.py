@@ -60,6 +60,18 @@ class Humans:
         self.fanout.message_created(message)
         return message
 
+    def post_direct(self, content: str, *, author: str, bot: str) -> Message:
+        """Send ``bot`` a direct message as human ``author`` (only that bot hears of it)."""
+        person, recipient = self.world.resolve_user(author), self.world.resolve_user(bot)
+        if person.bot or not recipient.bot:
+            raise ValueError("a direct message goes from a person to a bot")
+        channel = self.world.direct_channel(person, recipient)
+        message = self.world.add_message(
+            channel_id=channel.id, author=person, content=content, source="human"
+        )
+        self.fanout.message_created(message)
+        return message
+
     def _expand_mentions(self, content: str) -> str:
         """Turn ``@SPECTRA`` typed in the page into ``<@id>`` markup, as Discord's client does."""
         if "@" not in content:

@@ -264,6 +264,10 @@ class DiscordServer:
             channel, content, author=author, mentions=mentions, reply_to=reply_to
         )
 
+    async def post_direct(self, content: str, *, author: str = "alice", bot: str) -> Message:
+        """Send ``bot`` a direct message as human ``author``."""
+        return self.humans.post_direct(content, author=author, bot=bot)
+
     async def invoke_command(
         self,
         channel: str | int,

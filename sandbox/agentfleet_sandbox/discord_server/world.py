@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -46,6 +46,7 @@ DEFAULT_TOKENS: Final[Mapping[str, str]] = {key: f"sandbox-{key}-token" for key 
 
 # Gateway intents the server honours (discord.Intents bit positions).
 INTENT_GUILD_MESSAGES: Final = 1 << 9
+INTENT_DIRECT_MESSAGES: Final = 1 << 12
 INTENT_GUILD_MESSAGE_TYPING: Final = 1 << 11
 INTENT_MESSAGE_CONTENT: Final = 1 << 15
 
@@ -177,11 +178,13 @@ class Overwrite:
 
 @dataclass(frozen=True, slots=True)
 class Channel:
-    """A text channel of the sandbox guild."""
+    """A text channel of the sandbox guild, or a direct-message channel."""
 
     id: int
     name: str
     position: int
+    direct: tuple[User, User] | None = None
+    """For a direct-message channel: the person and the bot in it (no guild)."""
 
     def payload(
         self,
@@ -189,7 +192,16 @@ class Channel:
         last_message_id: int | None = None,
         overwrites: Sequence[Overwrite] = (),
     ) -> dict[str, Any]:
-        """Return the Discord guild text channel object."""
+        """Return the Discord channel object (a DM channel has no guild and no overwrites)."""
+        if self.direct is not None:
+            person, _bot = self.direct
+            return {
+                "id": str(self.id),
+                "type": 1,
+                "last_message_id": str(last_message_id) if last_message_id else None,
+                "recipients": [person.payload()],
+                "flags": 0,
+            }
         return {
             "id": str(self.id),
             "type": 0,
@@ -310,6 +322,9 @@ class World:
         self.app_flags: dict[str, int] = {
             key: APP_FLAG_GATEWAY_MESSAGE_CONTENT_LIMITED for key in self.bots
         }
+        # Roles besides @everyone (id → name) and who holds them (user id → role ids).
+        self.roles: dict[int, str] = {}
+        self.member_roles: dict[int, set[int]] = {}
         self.messages: dict[int, Message] = {}
         self.history: dict[int, list[Message]] = {cid: [] for cid in self.channels}
         self._by_nonce: dict[tuple[int, int, str], Message] = {}
@@ -334,6 +349,37 @@ class World:
             if user.key == bot:
                 return token
         raise KeyError(f"unknown bot {bot!r}")
+
+    def add_channel(self, name: str) -> Channel:
+        """Add a text channel that is not one of the fleet's four (say, #general)."""
+        channel = Channel(id=self.snowflakes.next(), name=name, position=len(self.channels))
+        self.channels[channel.id] = channel
+        self.history[channel.id] = []
+        self.overwrites[channel.id] = {}
+        return channel
+
+    def add_role(self, name: str, members: Iterable[str] = ()) -> int:
+        """Add a guild role held by ``members`` (names); return its id."""
+        role_id = self.snowflakes.next()
+        self.roles[role_id] = name
+        for member in members:
+            self.member_roles.setdefault(self.resolve_user(member).id, set()).add(role_id)
+        return role_id
+
+    def direct_channel(self, person: User, bot: User) -> Channel:
+        """The direct-message channel between ``person`` and ``bot``, opened on first use."""
+        for channel in self.channels.values():
+            if channel.direct == (person, bot):
+                return channel
+        channel = Channel(
+            id=self.snowflakes.next(),
+            name=f"dm-{person.key}-{bot.key}",
+            position=-1,
+            direct=(person, bot),
+        )
+        self.channels[channel.id] = channel
+        self.history[channel.id] = []
+        return channel
 
     def reset_token(self, bot: str) -> str:
         """Give ``bot`` a new token, as the Developer Portal's "Reset Token" does.
@@ -373,9 +419,13 @@ class World:
     def permissions(self, user: User, channel_id: int) -> int:
         """``user``'s permissions in ``channel_id``, computed as Discord does.
 
-        The owner may do everything; otherwise @everyone's permissions (members hold no
-        other role here), then the channel's @everyone overwrite, then the member's own.
+        The owner may do everything; otherwise @everyone's permissions (other roles carry
+        none here), then the channel's @everyone overwrite, then the member's own. In a
+        direct-message channel its two users may do everything and nobody else anything.
         """
+        direct = self.channels[channel_id].direct if channel_id in self.channels else None
+        if direct is not None:
+            return (1 << 50) - 1 if user in direct else 0
         if user.id == self.owner.id:
             return (1 << 50) - 1
         allowed = EVERYONE_PERMISSIONS
@@ -420,9 +470,10 @@ class World:
             if channel is not None:
                 return channel
         else:
-            cid = self.channel_ids.get(ref.strip().lstrip("#"))
-            if cid is not None:
-                return self.channels[cid]
+            name = ref.strip().lstrip("#")
+            for channel in self.channels.values():
+                if channel.name == name:
+                    return channel
         raise KeyError(f"unknown channel {ref!r}")
 
     # -- payloads ----------------------------------------------------------------------
@@ -430,7 +481,7 @@ class World:
     def member_payload(self, user: User, *, with_user: bool = True) -> dict[str, Any]:
         """Return the guild member object for ``user`` (``flags`` is required by discord.py)."""
         payload: dict[str, Any] = {
-            "roles": [],
+            "roles": [str(role) for role in sorted(self.member_roles.get(user.id, ()))],
             "nick": None,
             "avatar": None,
             "banner": None,
@@ -448,11 +499,16 @@ class World:
 
     def everyone_role(self) -> dict[str, Any]:
         """Return the guild's @everyone role (its id is the guild id, as on Discord)."""
+        return self._role_payload(self.guild_id, "@everyone", EVERYONE_PERMISSIONS, 0)
+
+    def _role_payload(
+        self, role_id: int, name: str, permissions: int, position: int
+    ) -> dict[str, Any]:
         return {
-            "id": str(self.guild_id),
-            "name": "@everyone",
-            "permissions": str(EVERYONE_PERMISSIONS),
-            "position": 0,
+            "id": str(role_id),
+            "name": name,
+            "permissions": str(permissions),
+            "position": position,
             "color": 0,
             "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
             "hoist": False,
@@ -492,7 +548,14 @@ class World:
             "public_updates_channel_id": None,
             "vanity_url_code": None,
             "features": [],
-            "roles": [self.everyone_role()],
+            "roles": [
+                self.everyone_role(),
+                # Extra roles carry no permissions: they only say who is in them.
+                *(
+                    self._role_payload(rid, name, 0, i + 1)
+                    for i, (rid, name) in enumerate(self.roles.items())
+                ),
+            ],
             "emojis": [],
             "stickers": [],
             "joined_at": iso(self.joined_at),
@@ -500,7 +563,9 @@ class World:
             "unavailable": False,
             "member_count": len(members),
             "members": members,
-            "channels": [self.channel_payload(c) for c in self.channels.values()],
+            "channels": [
+                self.channel_payload(c) for c in self.channels.values() if c.direct is None
+            ],
             "threads": [],
             "presences": [],
             "voice_states": [],
@@ -565,6 +630,8 @@ class World:
             "pinned": False,
             "flags": message.flags,
         }
+        if self.channels[message.channel_id].direct is not None:
+            del payload["guild_id"], payload["member"]  # a DM belongs to no guild
         if message.nonce is not None:
             payload["nonce"] = message.nonce
         if message.webhook_id is not None:

@@ -35,7 +35,7 @@ def check_guild(world: World, request: web.Request) -> None:
 
 
 def channel_id(world: World, request: web.Request) -> int:
-    """Return the path's ``{channel_id}`` if it names a channel of the guild."""
+    """Return the path's ``{channel_id}`` if it names a channel (of the guild, or a DM)."""
     try:
         cid = int(request.match_info["channel_id"])
     except ValueError:
