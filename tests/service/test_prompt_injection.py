@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from agentfleet_runtime.app.recall import MemoryRecall
-from agentfleet_runtime.brain.tasks import TaskAction, TaskCommand
+from agentfleet_runtime.brain.tasks import TaskAction, TaskCommand, plan_update
 from agentfleet_runtime.llm.gemini import GeminiClient
 from agentfleet_runtime.llm.rate_limit import RedisRateLimiter
 from agentfleet_runtime.memory.long_term import LongTermStore, NewMemory
@@ -94,8 +94,9 @@ async def test_a_message_that_closes_its_delimiter_stays_inside_its_item(
 async def test_a_task_with_instructions_is_data_in_replies(
     fleet: FleetHarness, gemini_server: GeminiServer
 ) -> None:
-    await FleetState(fleet.redis, fleet.keys).set_task(
-        TaskCommand(TaskAction.COMMIT, "development", TASK), by=NAME
+    commit = TaskCommand(TaskAction.COMMIT, "development", TASK)
+    await FleetState(fleet.redis, fleet.keys).update_tasks(
+        lambda tasks: plan_update(commit, tasks, 1.0, NAME)
     )
     system, items = await reply_request(fleet, gemini_server, content="進め方どうする？")
 
