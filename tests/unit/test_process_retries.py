@@ -4,7 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -30,9 +30,13 @@ class FailingRuns:
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.days: list[date] = []
+        self.scheduled: list[bool] = []
 
-    async def __call__(self, _settings: Any, _redis: Any, _gemini: Any, day: date) -> None:
+    async def __call__(
+        self, _settings: Any, _redis: Any, _gemini: Any, day: date, *, scheduled: bool
+    ) -> None:
         self.days.append(day)
+        self.scheduled.append(scheduled)
         if len(self.days) <= self.failures:
             raise PipelineError(day, "extract", "Gemini unavailable")
 
@@ -64,6 +68,20 @@ async def test_a_failed_run_is_retried_for_the_same_day(
     monkeypatch.setattr(roles, "run_in_process", runs)
     await run_pipeline(process)
     assert runs.days == [date(2026, 11, 24)] * 3
+    assert runs.scheduled == [True] * 3
+
+
+async def test_start_up_catches_up_through_the_latest_due_date(
+    process: FleetProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = FailingRuns(failures=1)
+    monkeypatch.setattr(roles, "run_in_process", runs)
+    # Back at 05:00 on the 26th: the 25th is not due before 06:00, the 24th is.
+    process.clock = lambda: datetime(2026, 11, 26, 5, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    process._catch_up_missed_days()
+    await asyncio.gather(*process._background)
+    assert runs.days == [date(2026, 11, 24)] * 2  # retried like the 06:00 run
+    assert runs.scheduled == [False, False]  # only dates with a log: no empty-day report
 
 
 async def test_three_failed_runs_end_quietly(
