@@ -243,6 +243,8 @@ class FleetProcess:
     def _catch_up_missed_days(self) -> None:
         """At start-up: the dates missed while the process was down, if their logs exist."""
         settings = self.settings
+        if settings.POSTGRESQL_URL is None:
+            return  # no long-term memory here; the 06:00 run says so once a day
         now = self.clock().astimezone(settings.zone)
         self._start_pipeline(last_due_day(now, settings.processing_start), scheduled=False)
 
