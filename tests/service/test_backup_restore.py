@@ -135,7 +135,11 @@ async def test_memories_come_back_after_the_database_is_lost_or_emptied(
     )
 
     # The database is lost: a new, empty one under the same name.
-    name = postgres_url.rsplit("/", 1)[1].split("?", 1)[0]
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        name = await conn.fetchval("SELECT current_database()")
+    finally:
+        await conn.close()
     await execute(postgres_server.url(), f'DROP DATABASE "{name}" WITH (FORCE)')
     await execute(postgres_server.url(), f'CREATE DATABASE "{name}"')
     assert NEW_DATABASE in DOC.read_text(encoding="utf-8")
