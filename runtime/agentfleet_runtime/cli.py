@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         uvloop.run(run())
     except PipelineError as error:
-        print(f"agentfleet: {error}", file=sys.stderr)  # the step's own ERROR is logged
+        print(f"agentfleet: {error}", file=sys.stderr)  # one line: the reason, no traceback
         return 1
     except Exception:
         log.exception("ERROR %s stopped by an unexpected error", role.value)

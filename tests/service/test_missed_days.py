@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 from datetime import date, datetime, time
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import SecretStr
 
 from agentfleet_runtime.bus.codec import FIELD, decode_job
 from agentfleet_runtime.config import Settings
+from agentfleet_runtime.contract import Env
 from agentfleet_runtime.llm.gemini import GeminiClient
 from agentfleet_runtime.memory.long_term import LongTermStore
 from agentfleet_runtime.observability.metrics import REGISTRY
@@ -211,3 +216,48 @@ async def test_a_dated_rerun_refuses_a_date_whose_log_is_gone(
     assert len(await store.day_memories("test", TUE)) == stored
     assert await store.run_record("test", WED) is None
     assert await reported_days(fleet) == [TUE.isoformat()]
+
+
+async def agentfleet(settings: Settings, cwd: Path, *args: str) -> tuple[int, str, str]:
+    """``agentfleet ARGS`` as a person runs it, configured like ``settings``."""
+    env = {k: v for k, v in os.environ.items() if k not in {e.value for e in Env}}
+    env |= {
+        "ENVIRONMENT": "test",
+        "FLEET_NAME": "test",
+        "LOG_FILE": "",
+        "REDIS_URL": settings.REDIS_URL.get_secret_value(),
+        "POSTGRESQL_URL": cast(SecretStr, settings.POSTGRESQL_URL).get_secret_value(),
+        "GEMINI_API_KEY": GEMINI_TEST_API_KEY,
+        "GEMINI_BASE_URL": cast(str, settings.GEMINI_BASE_URL),
+        **{f"{name.upper()}_CHANNEL_ID": str(cid) for name, cid in CHANNELS.items()},
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agentfleet_runtime", *args,
+        cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    return cast(int, process.returncode), out.decode(), err.decode()
+
+
+async def test_the_command_line_reports_a_done_date_and_refuses_a_lost_one(
+    fleet: FleetHarness, settings: Settings, store: LongTermStore, tmp_path: Path
+) -> None:
+    await log_day(fleet, TUE)
+    await routed(fleet, {TUE})
+
+    code, out, _err = await agentfleet(settings, tmp_path, "pipeline", "--date", "2026-11-24")
+    assert code == 0 and "長期記憶 finished" in out
+    code, out, _err = await agentfleet(settings, tmp_path, "pipeline", "--date", "2026-11-24")
+    assert code == 0 and "already done" in out and "--force runs it again" in out
+    await expire_log(fleet, TUE)
+    code, _out, err = await agentfleet(
+        settings, tmp_path, "pipeline", "--date", "2026-11-24", "--force"
+    )
+
+    assert code == 1
+    assert err.splitlines() == [
+        "agentfleet: 長期記憶 failed for 2026-11-24 at step 'read': its day log is no longer "
+        "in Redis (kept 3 days after the day's last message), so there is nothing to form "
+        "memories from; the memories stored for it earlier are kept"
+    ]
+    assert await store.run_record("test", TUE) is not None
