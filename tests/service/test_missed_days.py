@@ -30,8 +30,8 @@ from agentfleet_runtime.pipeline import (
     PipelineDeps,
     PipelineError,
     catch_up,
+    catch_up_in_process,
     run_day,
-    run_in_process,
     run_pipeline,
 )
 from agentfleet_sandbox.gemini_server import GeminiServer
@@ -143,7 +143,9 @@ async def test_missed_days_are_caught_up_in_order_and_an_expired_one_is_reported
 
     # What the all-in-one process runs at start-up (Thursday, after 06:00).
     with caplog.at_level(logging.INFO):
-        results = await run_in_process(settings, fleet.redis, gemini_client, WED, scheduled=False)
+        results = await catch_up_in_process(
+            settings, fleet.redis, gemini_client, WED, scheduled=False
+        )
 
     assert [(r.day, r.status) for r in results] == [(TUE, "completed"), (WED, "completed")]
     for day in (TUE, WED):

@@ -50,8 +50,8 @@ from agentfleet_runtime.observability.health import CheckResult, HealthServer
 from agentfleet_runtime.observability.metrics import MESSAGES_IGNORED
 from agentfleet_runtime.pipeline import (
     PipelineError,
+    catch_up_in_process,
     gemini_settings,
-    run_in_process,
     run_migrate,
     run_pipeline,
 )
@@ -259,7 +259,7 @@ class FleetProcess:
             if not self.stop.is_set():  # no new run once the process is stopping
                 # One run at a time: the start-up catch-up and a 06:00 run may meet.
                 async with self._pipeline_lock:
-                    await run_in_process(
+                    await catch_up_in_process(
                         self.settings, self.redis, gemini, day, scheduled=scheduled
                     )
 

@@ -2,8 +2,9 @@
 
 Entry points: :func:`run_pipeline` (``agentfleet pipeline [--date D [--force]]``, the
 CronJob or a person's re-run; opens and closes its own clients), :func:`run_migrate`
-(``agentfleet migrate``), :func:`run_in_process` (the all-in-one process at 06:00 and at
-start-up, reusing its Redis and Gemini clients), :func:`catch_up` (yesterday and the days
+(``agentfleet migrate``), :func:`catch_up_in_process` (the all-in-one process at 06:00
+and at start-up) and :func:`run_in_process` (one date, as the sandbox's page asks), both
+reusing the process's Redis and Gemini clients, :func:`catch_up` (yesterday and the days
 missed while the fleet was down) and :func:`run_day` (open clients, one date; what the
 others call).
 """
@@ -14,6 +15,7 @@ from agentfleet_runtime.pipeline.run import (
     PipelineError,
     PipelineResult,
     catch_up,
+    catch_up_in_process,
     gemini_settings,
     pipeline_config,
     previous_day,
@@ -29,6 +31,7 @@ __all__ = [
     "PipelineError",
     "PipelineResult",
     "catch_up",
+    "catch_up_in_process",
     "gemini_settings",
     "pipeline_config",
     "previous_day",

@@ -698,7 +698,38 @@ async def open_store(settings: Settings) -> AsyncIterator[LongTermStore]:
         await store.close()
 
 
+@contextlib.asynccontextmanager
+async def _process_deps(
+    settings: Settings,
+    redis: aioredis.Redis,
+    gemini: GeminiClient,
+    clock: Callable[[], datetime] | None,
+) -> AsyncIterator[PipelineDeps]:
+    """Pipeline clients inside a running process: its Redis and Gemini, a PostgreSQL pool."""
+    async with open_store(settings) as store:
+        deps = PipelineDeps(redis, store, gemini, pipeline_config(settings))
+        yield deps if clock is None else dataclasses.replace(deps, clock=clock)
+
+
 async def run_in_process(
+    settings: Settings,
+    redis: aioredis.Redis,
+    gemini: GeminiClient,
+    day: date | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+) -> PipelineResult:
+    """Run one date (default: yesterday) inside a running fleet process.
+
+    It opens (and closes) only a PostgreSQL pool, and its Gemini calls go through the
+    process's shared rate limiter.
+    """
+    target = day if day is not None else previous_day(settings.zone)
+    async with _process_deps(settings, redis, gemini, clock) as deps:
+        return await run_day(deps, target)
+
+
+async def catch_up_in_process(
     settings: Settings,
     redis: aioredis.Redis,
     gemini: GeminiClient,
@@ -707,17 +738,12 @@ async def run_in_process(
     scheduled: bool = True,
     clock: Callable[[], datetime] | None = None,
 ) -> list[PipelineResult]:
-    """Catch up inside a running fleet process, reusing its Redis and Gemini.
+    """:func:`catch_up` inside the all-in-one process, with its Redis and Gemini.
 
-    For the all-in-one process: at 06:00 ``through`` is yesterday, the daily run's date
-    (``scheduled``); at start-up it is the latest date already due, and only dates with a
-    log run. It opens (and closes) only a PostgreSQL pool, and its Gemini calls go through
-    the process's shared rate limiter.
+    At 06:00 ``through`` is yesterday, the daily run's date (``scheduled``); at start-up
+    it is the latest date already due, and only dates with a log run.
     """
-    async with open_store(settings) as store:
-        deps = PipelineDeps(redis, store, gemini, pipeline_config(settings))
-        if clock is not None:
-            deps = dataclasses.replace(deps, clock=clock)
+    async with _process_deps(settings, redis, gemini, clock) as deps:
         return await catch_up(deps, through, scheduled=through if scheduled else None)
 
 
