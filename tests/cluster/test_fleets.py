@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from agentfleet_runtime.cli import parse_args
 from tests.cluster.fleets import (
     EXAMPLE_PRODUCTION,
     EXAMPLE_TEST,
@@ -26,6 +29,7 @@ from tests.cluster.fleets import (
 )
 from tests.cluster.kube import Cluster, Operator, wait_until
 
+ROOT = Path(__file__).resolve().parents[2]
 TEST_NS, PROD_NS, RESTRICTED_NS = "agents-test", "agents-prod", "agents-restricted"
 WORKLOADS = ("reception", "spectra", "lynq", "paz")
 INSTANCE = "app.kubernetes.io/instance"
@@ -305,6 +309,30 @@ def _job_complete(cluster: Cluster, namespace: str, name: str) -> bool:
 def test_the_pipeline_cronjob_runs_a_job_to_completion(demo: Cluster) -> None:
     demo.kubectl("create", "job", "--from=cronjob/demo-pipeline", "pipeline-now", "-n", TEST_NS)
     wait_until(lambda: _job_complete(demo, TEST_NS, "pipeline-now"), 60, "the Job to complete")
+
+
+def test_the_documented_rerun_of_one_date_is_a_job_of_the_pipeline_with_that_date(
+    demo: Cluster,
+) -> None:
+    # The command docs/operations.md gives, for the example fleet in its namespace.
+    guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = guide.split("\n## Re-running the pipeline", 1)[1]
+    script = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    script = script.replace("<fleet>", "demo").replace("agents-prod", TEST_NS)
+    subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], env=demo.env(), check=True, timeout=60
+    )
+    job = demo.get("job", "demo-pipeline-20261130", TEST_NS)
+    assert job is not None
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"][:2] == ["agentfleet", "pipeline"]
+    args = parse_args(container["command"][1:])
+    assert (args.role, args.date, args.force) == ("pipeline", "2026-11-30", False)
+    cronjob = demo.get("cronjob", "demo-pipeline", TEST_NS)
+    assert cronjob is not None
+    template = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert {**container, "command": template["command"]} == template  # all else as scheduled
+    wait_until(lambda: _job_complete(demo, TEST_NS, "demo-pipeline-20261130"), 60, "the Job")
 
 
 def test_a_restricted_namespace_admits_every_pod_the_product_creates(fleets: Cluster) -> None:

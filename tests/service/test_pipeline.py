@@ -399,12 +399,12 @@ async def test_cli_entry_points_run_migrate_and_the_pipeline(
     await seed_day(fleet)
     gemini_server.reset()
 
-    result = await run_pipeline(settings, DAY)
+    [result] = await run_pipeline(settings, DAY)
 
     assert result.status == "completed" and result.memories_stored == STORED
     assert gemini_server.count() == 3
     await fleet.wait_for(lambda posts: len(report_posts(fleet)) == 1)
-    assert (await run_pipeline(settings, DAY)).status == "already_done"
+    assert [r.status for r in await run_pipeline(settings, DAY)] == ["already_done"]
     assert gemini_server.count() == 3
 
 

@@ -4,7 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -25,14 +25,18 @@ PIPELINE_DUE = DueEvent(daily_events(DaySchedule(ZoneInfo("Asia/Tokyo")))[0], TO
 
 
 class FailingRuns:
-    """Stands in for ``run_in_process``: fails ``failures`` times, then succeeds."""
+    """Stands in for ``catch_up_in_process``: fails ``failures`` times, then succeeds."""
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.days: list[date] = []
+        self.scheduled: list[bool] = []
 
-    async def __call__(self, _settings: Any, _redis: Any, _gemini: Any, day: date) -> None:
+    async def __call__(
+        self, _settings: Any, _redis: Any, _gemini: Any, day: date, *, scheduled: bool
+    ) -> None:
         self.days.append(day)
+        self.scheduled.append(scheduled)
         if len(self.days) <= self.failures:
             raise PipelineError(day, "extract", "Gemini unavailable")
 
@@ -47,7 +51,7 @@ async def process(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FleetProcess
     monkeypatch.setattr(roles, "PIPELINE_RUN", replace(roles.PIPELINE_RUN, initial=0.01))
     monkeypatch.setattr(roles, "BOT_REGISTRATION", replace(roles.BOT_REGISTRATION, initial=0.01))
     fleet = FleetProcess(load_settings(Role.ALL_IN_ONE, env_file=None), Role.ALL_IN_ONE, None)
-    fleet.gemini = cast(Any, object())  # never called: run_in_process is replaced
+    fleet.gemini = cast(Any, object())  # never called: catch_up_in_process is replaced
     yield fleet
     await fleet.redis.aclose()
 
@@ -61,16 +65,30 @@ async def test_a_failed_run_is_retried_for_the_same_day(
     process: FleetProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runs = FailingRuns(failures=2)
-    monkeypatch.setattr(roles, "run_in_process", runs)
+    monkeypatch.setattr(roles, "catch_up_in_process", runs)
     await run_pipeline(process)
     assert runs.days == [date(2026, 11, 24)] * 3
+    assert runs.scheduled == [True] * 3
+
+
+async def test_start_up_catches_up_through_the_latest_due_date(
+    process: FleetProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = FailingRuns(failures=1)
+    monkeypatch.setattr(roles, "catch_up_in_process", runs)
+    # Back at 05:00 on the 26th: the 25th is not due before 06:00, the 24th is.
+    process.clock = lambda: datetime(2026, 11, 26, 5, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    process._catch_up_missed_days()
+    await asyncio.gather(*process._background)
+    assert runs.days == [date(2026, 11, 24)] * 2  # retried like the 06:00 run
+    assert runs.scheduled == [False, False]  # only dates with a log: no empty-day report
 
 
 async def test_three_failed_runs_end_quietly(
     process: FleetProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runs = FailingRuns(failures=10)
-    monkeypatch.setattr(roles, "run_in_process", runs)
+    monkeypatch.setattr(roles, "catch_up_in_process", runs)
     await run_pipeline(process)  # the pipeline logs its own ERROR; nothing escapes the task
     assert len(runs.days) == 3
 
@@ -79,7 +97,7 @@ async def test_a_stopping_process_starts_no_new_run(
     process: FleetProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runs = FailingRuns(failures=10)
-    monkeypatch.setattr(roles, "run_in_process", runs)
+    monkeypatch.setattr(roles, "catch_up_in_process", runs)
     monkeypatch.setattr(roles, "PIPELINE_RUN", replace(roles.PIPELINE_RUN, initial=60.0))
     await process._pipeline(PIPELINE_DUE)
     await asyncio.sleep(0.05)  # the first run has failed; the 60 s pause has begun

@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable
-from datetime import timedelta
+from datetime import date, timedelta
 
 import discord
 import redis.asyncio as aioredis
@@ -21,6 +21,7 @@ from agentfleet_runtime.app.ports import Recall
 from agentfleet_runtime.app.recall import MemoryRecall
 from agentfleet_runtime.app.scheduler import Clock, Scheduler, SpeechSettings, utc_now
 from agentfleet_runtime.app.services import router_service, worker_service
+from agentfleet_runtime.brain.catchup import last_due_day
 from agentfleet_runtime.brain.events import DueEvent
 from agentfleet_runtime.brain.messages import InboundMessage
 from agentfleet_runtime.brain.phases import DaySchedule
@@ -49,8 +50,8 @@ from agentfleet_runtime.observability.health import CheckResult, HealthServer
 from agentfleet_runtime.observability.metrics import MESSAGES_IGNORED
 from agentfleet_runtime.pipeline import (
     PipelineError,
+    catch_up_in_process,
     gemini_settings,
-    run_in_process,
     run_migrate,
     run_pipeline,
 )
@@ -111,6 +112,7 @@ class FleetProcess:
         self.scheduler: Scheduler | None = None
         """The fleet's clock, in the role that runs Reception (its phase is worth showing)."""
         self.stop = asyncio.Event()
+        self._pipeline_lock = asyncio.Lock()
         if role in (Role.ALL_IN_ONE, Role.PERSONA):
             self.personas = (
                 settings.enabled_personas if role is Role.ALL_IN_ONE else (persona or "",)
@@ -143,6 +145,8 @@ class FleetProcess:
             recall = await self._recall(self.gemini, limiter)
             for persona in self.personas:
                 self._add_persona(persona, GeminiTextModel(self.gemini), recall)
+        if self.role is Role.ALL_IN_ONE:
+            self._catch_up_missed_days()
         await self.health.start()
         self.supervisors.start()
         log.info("%s started (ENVIRONMENT=%s)", self.role.value, self.settings.ENVIRONMENT)
@@ -234,14 +238,30 @@ class FleetProcess:
         if self.role is Role.RECEPTION:
             log.info("長期記憶 for %s is the pipeline CronJob's work", due.day)
             return
+        self._start_pipeline(due.day - timedelta(days=1), scheduled=True)
+
+    def _catch_up_missed_days(self) -> None:
+        """At start-up: the dates missed while the process was down, if their logs exist."""
+        settings = self.settings
+        if settings.POSTGRESQL_URL is None:
+            return  # no long-term memory here; the 06:00 run says so once a day
+        now = self.clock().astimezone(settings.zone)
+        self._start_pipeline(last_due_day(now, settings.processing_start), scheduled=False)
+
+    def _start_pipeline(self, through: date, *, scheduled: bool) -> None:
+        """Run the owed dates up to ``through`` in the background, retried on failure."""
         if self.settings.POSTGRESQL_URL is None or self.gemini is None:
-            log.warning("WARN 長期記憶 for %s skipped: POSTGRESQL_URL is not set", due.day)
+            log.warning("WARN 長期記憶 for %s skipped: POSTGRESQL_URL is not set", through)
             return
-        gemini, day = self.gemini, due.day - timedelta(days=1)
+        gemini, day = self.gemini, through
 
         async def attempt() -> None:
             if not self.stop.is_set():  # no new run once the process is stopping
-                await run_in_process(self.settings, self.redis, gemini, day)
+                # One run at a time: the start-up catch-up and a 06:00 run may meet.
+                async with self._pipeline_lock:
+                    await catch_up_in_process(
+                        self.settings, self.redis, gemini, day, scheduled=scheduled
+                    )
 
         async def run() -> None:
             # Each failure is logged as ERROR 長期記憶 by the pipeline. The run is idempotent
@@ -356,14 +376,20 @@ class FleetProcess:
 
 
 async def run_role(
-    settings: Settings, role: Role, persona: str | None, stop: asyncio.Event
+    settings: Settings,
+    role: Role,
+    persona: str | None,
+    stop: asyncio.Event,
+    *,
+    day: date | None = None,
+    force: bool = False,
 ) -> None:
-    """Run ``role`` until ``stop`` is set."""
+    """Run ``role`` until ``stop`` is set; ``day`` and ``force`` are the pipeline's."""
     if role is Role.MIGRATE:
         await run_migrate(settings)
         return
     if role is Role.PIPELINE:
         # A PipelineError ends the process with exit code 1, so the CronJob retries.
-        await run_pipeline(settings)
+        await run_pipeline(settings, day, force=force)
         return
     await FleetProcess(settings, role, persona).run(stop)

@@ -2,8 +2,10 @@
 
 Each event has a start time and a window. An event is due when the local time is inside its
 window and it has not yet run for that local date, so a process that was down at 06:00 but
-back at 06:40 still runs the pipeline, while one that starts at 21:00 does not post the
-morning report twelve hours late.
+back at 06:40 still runs the pipeline, while one that starts at 21:00 does not fire a
+morning event twelve hours late. The pipeline's dates are not lost either way: at start-up
+the process catches up every date still owed whose log exists
+(:mod:`agentfleet_runtime.brain.catchup`).
 """
 
 from __future__ import annotations

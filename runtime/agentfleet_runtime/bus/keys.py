@@ -46,6 +46,15 @@ class FleetKeys:
         return f"{self.prefix}day:{day}"
 
     @property
+    def day_logs(self) -> str:
+        """Set of dates whose day log was written and which the pipeline has not settled.
+
+        It outlives the logs (no expiry), so a date whose log expired before the pipeline
+        ran is still known, and reported, rather than missing without a trace.
+        """
+        return self.prefix + "day-logs"
+
+    @property
     def tasks(self) -> str:
         """Hash: channel name → the channel's current task (JSON)."""
         return self.prefix + "tasks"

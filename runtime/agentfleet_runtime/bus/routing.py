@@ -1,7 +1,8 @@
 """The router: turns inbox entries into memory records and persona jobs, exactly once.
 
 For each inbox entry one Lua script, atomically, checks the message's run-once marker,
-records the message in the channel's 24-hour memory and the day log, queues the chosen
+records the message in the channel's 24-hour memory and the day log (noting the date in
+the set of logged dates, which outlives the log), queues the chosen
 personas' jobs and acknowledges the entry. A crash at any point either did all of it or
 none of it, and a redelivered message (a Discord replay, a restarted pod) finds its marker
 and is only acknowledged.
@@ -45,8 +46,9 @@ if first then
   redis.call('EXPIRE', KEYS[3], ARGV[6])
   redis.call('XADD', KEYS[4], '*', 'data', ARGV[4])
   redis.call('EXPIRE', KEYS[4], ARGV[7])
+  redis.call('SADD', KEYS[5], ARGV[10])
   for i = 1, tonumber(ARGV[8]) do
-    redis.call('XADD', KEYS[4 + i], 'MAXLEN', '~', ARGV[9], '*', 'data', ARGV[9 + i])
+    redis.call('XADD', KEYS[5 + i], 'MAXLEN', '~', ARGV[9], '*', 'data', ARGV[10 + i])
   end
 end
 redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
@@ -132,12 +134,14 @@ class Router:
             await self.redis.xack(self.keys.inbox, ROUTER_GROUP, entry_id)
             return
         jobs = await self.jobs_for(message)
+        day = self.local_day(message.created_at)
         first = await self._script(
             keys=[
                 self.keys.routed(message.message_id),
                 self.keys.inbox,
                 self.keys.hot(message.channel_id),
-                self.keys.day(self.local_day(message.created_at)),
+                self.keys.day(day),
+                self.keys.day_logs,
                 *[self.keys.queue(job.persona) for job in jobs],
             ],
             args=[
@@ -150,6 +154,7 @@ class Router:
                 DAY_LOG_TTL,
                 len(jobs),
                 QUEUE_MAXLEN,
+                day,
                 *[encode_job(job) for job in jobs],
             ],
         )

@@ -66,6 +66,12 @@ ERRORS = Counter(
     ["component"],
     registry=REGISTRY,
 )
+DAY_LOGS_EXPIRED = Counter(
+    "agentfleet_pipeline_day_logs_expired",
+    "Dates whose day log expired from Redis before the pipeline formed their long-term "
+    "memories: those conversations are not remembered.",
+    registry=REGISTRY,
+)
 DEPENDENCY_UP = Gauge(
     "agentfleet_dependency_up",
     "1 when a dependency answered its last check, else 0.",

@@ -1,9 +1,12 @@
 """The 06:00 pipeline: long-term memory (長期記憶) and the Daily Report, once per date.
 
-Entry points: :func:`run_pipeline` (``agentfleet pipeline``, the CronJob; opens and closes
-its own clients), :func:`run_migrate` (``agentfleet migrate``), :func:`run_in_process`
-(the all-in-one process at 06:00, reusing its Redis and Gemini clients) and
-:func:`run_day` (open clients, any date; what the others call).
+Entry points: :func:`run_pipeline` (``agentfleet pipeline [--date D [--force]]``, the
+CronJob or a person's re-run; opens and closes its own clients), :func:`run_migrate`
+(``agentfleet migrate``), :func:`catch_up_in_process` (the all-in-one process at 06:00
+and at start-up) and :func:`run_in_process` (one date, as the sandbox's page asks), both
+reusing the process's Redis and Gemini clients, :func:`catch_up` (yesterday and the days
+missed while the fleet was down) and :func:`run_day` (open clients, one date; what the
+others call).
 """
 
 from agentfleet_runtime.pipeline.run import (
@@ -11,6 +14,8 @@ from agentfleet_runtime.pipeline.run import (
     PipelineDeps,
     PipelineError,
     PipelineResult,
+    catch_up,
+    catch_up_in_process,
     gemini_settings,
     pipeline_config,
     previous_day,
@@ -25,6 +30,8 @@ __all__ = [
     "PipelineDeps",
     "PipelineError",
     "PipelineResult",
+    "catch_up",
+    "catch_up_in_process",
     "gemini_settings",
     "pipeline_config",
     "previous_day",

@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
+from agentfleet_runtime.brain.catchup import candidate_days, plan_catch_up
 from agentfleet_runtime.brain.messages import JobKind, PersonaJob
 from agentfleet_runtime.brain.report import (
     DailyReportData,
@@ -50,6 +51,7 @@ from agentfleet_runtime.brain.speech import ActiveTask
 from agentfleet_runtime.bus.codec import FIELD, encode_job
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.bus.queues import QUEUE_MAXLEN
+from agentfleet_runtime.bus.routing import DAY_LOG_TTL
 from agentfleet_runtime.config import Settings
 from agentfleet_runtime.contract import PERSONAS
 from agentfleet_runtime.dedup import dedupe
@@ -66,7 +68,7 @@ from agentfleet_runtime.memory.long_term import (
     migrate,
 )
 from agentfleet_runtime.memory.state import FleetState
-from agentfleet_runtime.observability.metrics import ERRORS
+from agentfleet_runtime.observability.metrics import DAY_LOGS_EXPIRED, ERRORS
 from agentfleet_runtime.pipeline.extract import (
     MAX_MEMORIES_PER_CALL,
     MAX_TRANSCRIPT_CHARS,
@@ -192,11 +194,16 @@ async def _persona_ids(redis: aioredis.Redis, keys: FleetKeys) -> dict[int, str]
     return ids
 
 
-async def run_day(deps: PipelineDeps, day: date, *, force: bool = False) -> PipelineResult:
+async def run_day(
+    deps: PipelineDeps, day: date, *, force: bool = False, require_log: bool = False
+) -> PipelineResult:
     """Run the pipeline for ``day`` with open clients; idempotent per date.
 
     ``force`` re-extracts a completed date (e.g. after a bad model day): memories already
-    stored are kept and not duplicated, and an already queued report is not queued again.
+    stored are kept and not duplicated, and a report queued before is not queued again.
+    ``require_log`` (a run a person asked for) refuses a date whose day log is gone instead
+    of treating it as a quiet day: there is nothing to form memories from, and a "no
+    conversation" report would be false.
     Raises :class:`PipelineError` when a step fails; nothing of the date is stored then.
     """
     started = time.monotonic()
@@ -207,34 +214,30 @@ async def run_day(deps: PipelineDeps, day: date, *, force: bool = False) -> Pipe
             if not acquired:
                 log.info("長期記憶 for %s is already running elsewhere: this run stops", day)
                 return PipelineResult(day, "locked", duration_s=time.monotonic() - started)
-            return await _run_locked(deps, day, started, force)
+            return await _run_locked(deps, day, started, force, require_log)
     raise AssertionError("unreachable")  # pragma: no cover  (mypy: _step may swallow)
 
 
-async def _run_locked(deps: PipelineDeps, day: date, started: float, force: bool) -> PipelineResult:
+async def _run_locked(
+    deps: PipelineDeps, day: date, started: float, force: bool, require_log: bool
+) -> PipelineResult:
     """Steps 0–6 of the module docstring, with ``day``'s lock held."""
     with _step(day, "state"):
         record = await deps.store.run_record(deps.config.fleet, day)
+        has_log = bool(await deps.redis.exists(deps.keys.day(day.isoformat())))
     if record is not None and not force:
         return await _finish_completed_day(deps, day, record, started)
+    if require_log and not has_log:
+        note = "; the memories stored for it earlier are kept" if record is not None else ""
+        raise PipelineError(
+            day,
+            "read",
+            f"its day log is no longer in Redis (kept {DAY_LOG_TTL // 86400} days after the "
+            f"day's last message), so there is nothing to form memories from{note}",
+        )
 
     conversation = await _read_day(deps, day)
-    formed = _Formed()
-    if conversation.selection.messages:
-        candidates, extraction_calls = await _extract(deps, day, conversation)
-        kept = await _drop_near_duplicates(deps, day, candidates)
-        progress = await _progress_differential(deps, day, kept, conversation.tasks)
-        memories = await _embed(deps, day, kept, conversation)
-        formed = _Formed(
-            memories,
-            progress,
-            extracted=len(candidates),
-            dropped=len(candidates) - len(kept),
-            llm_calls=extraction_calls + 1 + -(-len(kept) // EMBED_BATCH_LIMIT),
-        )
-    else:
-        log.info("長期記憶 %s had no conversation: no LLM call", day)
-
+    formed = await _form(deps, day, conversation)
     stats = conversation.stats | {
         "memories_extracted": formed.extracted,
         "duplicates_dropped": formed.dropped,
@@ -243,7 +246,12 @@ async def _run_locked(deps: PipelineDeps, day: date, started: float, force: bool
     }
     inserted = await _commit(deps, day, formed, stats, started)
     committed = time.monotonic()
-    queued, text = await _queue_report(deps, day, stats)
+    if record is not None and record.report_queued_at is not None:
+        # The run-once marker in Redis expires after a week; this record does not.
+        log.info("Daily Report for %s was posted before: a forced run does not post it again", day)
+        queued, text = False, None
+    else:
+        queued, text = await _queue_report(deps, day, stats)
     return PipelineResult(
         day,
         "completed",
@@ -256,6 +264,24 @@ async def _run_locked(deps: PipelineDeps, day: date, started: float, force: bool
         report=text,
         duration_s=time.monotonic() - started,
         report_delay_s=time.monotonic() - committed,
+    )
+
+
+async def _form(deps: PipelineDeps, day: date, conversation: _Conversation) -> _Formed:
+    """Steps 1–4: memories and progress from the day's messages (no call for a quiet day)."""
+    if not conversation.selection.messages:
+        log.info("長期記憶 %s had no conversation: no LLM call", day)
+        return _Formed()
+    candidates, extraction_calls = await _extract(deps, day, conversation)
+    kept = await _drop_near_duplicates(deps, day, candidates)
+    progress = await _progress_differential(deps, day, kept, conversation.tasks)
+    memories = await _embed(deps, day, kept, conversation)
+    return _Formed(
+        memories,
+        progress,
+        extracted=len(candidates),
+        dropped=len(candidates) - len(kept),
+        llm_calls=extraction_calls + 1 + -(-len(kept) // EMBED_BATCH_LIMIT),
     )
 
 
@@ -300,7 +326,7 @@ async def _finish_completed_day(
     """Step 0 found ``day`` stored: nothing to do, or only its report left to queue."""
     if record.report_queued_at is not None:
         log.info(
-            "長期記憶 for %s already done at %s: nothing to do",
+            "長期記憶 for %s already done at %s: nothing to do (--force runs it again)",
             day,
             record.completed_at.isoformat(timespec="seconds"),
         )
@@ -589,6 +615,64 @@ async def _queue_report(
     return queued, text
 
 
+# -- dates missed while the fleet was down ---------------------------------------------------
+
+
+async def catch_up(
+    deps: PipelineDeps, through: date, *, scheduled: date | None = None
+) -> list[PipelineResult]:
+    """Run every date up to ``through`` the pipeline still owes; report those it cannot.
+
+    The owed dates are those the router noted in the set of logged dates (see
+    :attr:`FleetKeys.day_logs`) without a completion record; ``scheduled`` is the daily
+    run's date, run in any case. Dates run oldest first and stop at the first failure, so a
+    retry resumes in order. A date whose log has expired is logged as a WARNING naming it
+    and counted in ``agentfleet_pipeline_day_logs_expired_total``.
+    """
+    keys = deps.keys
+    with _step(through, "catch-up"):
+        raw: Any = await deps.redis.smembers(keys.day_logs)
+        recorded = {date.fromisoformat(_text(member)) for member in raw}
+        candidates = candidate_days(through, recorded, scheduled)
+        logged = {d for d in candidates if await deps.redis.exists(keys.day(d.isoformat()))}
+        completed = {
+            d for d in candidates if await deps.store.run_record(deps.config.fleet, d) is not None
+        }
+    plan = plan_catch_up(through, recorded, logged, completed, scheduled)
+    with _step(through, "catch-up"):
+        await _report_expired(deps, plan.expired)
+        if plan.settled:
+            await deps.redis.srem(keys.day_logs, *[d.isoformat() for d in plan.settled])
+    results = []
+    for day in plan.run:
+        if day != scheduled:
+            log.info("長期記憶 catching up %s, missed while the fleet was down", day)
+        result = await run_day(deps, day)
+        if result.status != "locked":  # a run elsewhere settles the date itself
+            await deps.redis.srem(keys.day_logs, day.isoformat())
+        results.append(result)
+    return results
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def _report_expired(deps: PipelineDeps, days: tuple[date, ...]) -> None:
+    """Say which dates are lost to long-term memory, once each even across processes."""
+    for day in days:
+        # Whoever removes the date reports it: a retried Job beside a running one, say.
+        if await deps.redis.srem(deps.keys.day_logs, day.isoformat()):
+            DAY_LOGS_EXPIRED.inc()
+            log.warning(
+                "WARN 長期記憶 for %s lost: its day log expired from Redis (kept %d days after "
+                "the day's last message) before the pipeline ran, so that day's conversation "
+                "is not remembered",
+                day,
+                DAY_LOG_TTL // 86400,
+            )
+
+
 # -- entry points for the CLI roles and the all-in-one process ------------------------------
 
 
@@ -614,8 +698,17 @@ async def open_store(settings: Settings) -> AsyncIterator[LongTermStore]:
         await store.close()
 
 
-def _with_day(settings: Settings, day: date | None) -> date:
-    return day if day is not None else previous_day(settings.zone)
+@contextlib.asynccontextmanager
+async def _process_deps(
+    settings: Settings,
+    redis: aioredis.Redis,
+    gemini: GeminiClient,
+    clock: Callable[[], datetime] | None,
+) -> AsyncIterator[PipelineDeps]:
+    """Pipeline clients inside a running process: its Redis and Gemini, a PostgreSQL pool."""
+    async with open_store(settings) as store:
+        deps = PipelineDeps(redis, store, gemini, pipeline_config(settings))
+        yield deps if clock is None else dataclasses.replace(deps, clock=clock)
 
 
 async def run_in_process(
@@ -626,17 +719,32 @@ async def run_in_process(
     *,
     clock: Callable[[], datetime] | None = None,
 ) -> PipelineResult:
-    """Run the pipeline inside a running fleet process, reusing its Redis and Gemini.
+    """Run one date (default: yesterday) inside a running fleet process.
 
-    For the all-in-one process at 06:00: it opens (and closes) only a PostgreSQL pool,
-    and its Gemini calls go through the process's shared rate limiter.
+    It opens (and closes) only a PostgreSQL pool, and its Gemini calls go through the
+    process's shared rate limiter.
     """
-    target = _with_day(settings, day)
-    async with open_store(settings) as store:
-        deps = PipelineDeps(redis, store, gemini, pipeline_config(settings))
-        if clock is not None:
-            deps = dataclasses.replace(deps, clock=clock)
+    target = day if day is not None else previous_day(settings.zone)
+    async with _process_deps(settings, redis, gemini, clock) as deps:
         return await run_day(deps, target)
+
+
+async def catch_up_in_process(
+    settings: Settings,
+    redis: aioredis.Redis,
+    gemini: GeminiClient,
+    through: date,
+    *,
+    scheduled: bool = True,
+    clock: Callable[[], datetime] | None = None,
+) -> list[PipelineResult]:
+    """:func:`catch_up` inside the all-in-one process, with its Redis and Gemini.
+
+    At 06:00 ``through`` is yesterday, the daily run's date (``scheduled``); at start-up
+    it is the latest date already due, and only dates with a log run.
+    """
+    async with _process_deps(settings, redis, gemini, clock) as deps:
+        return await catch_up(deps, through, scheduled=through if scheduled else None)
 
 
 async def run_migrate(settings: Settings) -> None:
@@ -662,14 +770,18 @@ async def run_migrate(settings: Settings) -> None:
     )
 
 
-async def run_pipeline(settings: Settings, day: date | None = None) -> PipelineResult:
-    """``agentfleet pipeline`` (the 06:00 CronJob): one date, own clients, closed after.
+async def run_pipeline(
+    settings: Settings, day: date | None = None, *, force: bool = False
+) -> list[PipelineResult]:
+    """``agentfleet pipeline [--date D [--force]]``: own clients, closed after.
 
-    ``day`` defaults to the previous fleet-local date. Gemini calls go through the fleet's
-    shared Redis rate limiter, like every other process of the fleet. Raises
-    :class:`PipelineError` on failure (the CronJob's retry then re-runs the date).
+    Without ``day`` (the 06:00 CronJob): the previous fleet-local date, and every earlier
+    date still owed whose log exists (:func:`catch_up`). With ``day`` (a person's re-run):
+    that date alone; a date already done is left alone unless ``force``, and a date whose
+    log is gone is refused. Gemini calls go through the fleet's shared Redis rate limiter,
+    like every other process of the fleet. Raises :class:`PipelineError` on failure (the
+    CronJob's retry then re-runs the date).
     """
-    target = _with_day(settings, day)
     redis = aioredis.Redis.from_url(
         settings.REDIS_URL.get_secret_value(), socket_timeout=10, socket_connect_timeout=5
     )
@@ -679,9 +791,11 @@ async def run_pipeline(settings: Settings, day: date | None = None) -> PipelineR
         gemini = await GeminiClient.create(gemini_settings(settings), limiter)
         try:
             async with open_store(settings) as store:
-                return await run_day(
-                    PipelineDeps(redis, store, gemini, pipeline_config(settings)), target
-                )
+                deps = PipelineDeps(redis, store, gemini, pipeline_config(settings))
+                if day is not None:
+                    return [await run_day(deps, day, force=force, require_log=True)]
+                yesterday = previous_day(settings.zone)
+                return await catch_up(deps, yesterday, scheduled=yesterday)
         finally:
             await gemini.close()
     finally:
