@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what AgentFleet needs, idempotently: the pinned Python packages in .venv, and
 # with --for-tests also what the tests use: Debian packages (when running as root on
-# Debian, as CI does) redis-server, bubblewrap and headless Chromium, and the local
+# Debian, as CI does) redis-server, bubblewrap, headless Chromium and prometheus (for
+# promtool, which checks and unit-tests the chart's alert rules), and the local
 # Kubernetes control plane built from the Go module proxy (scripts/cluster.sh build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,15 @@ if [ "${1:-}" = "--for-tests" ]; then
   # screenshot the browser test keeps.
   if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
     apt_install chromium chromium-driver fonts-noto-cjk fonts-noto-color-emoji
+  fi
+  # promtool checks and unit-tests the alert rules (tests/monitoring); Debian ships it
+  # in the prometheus package. Without it those tests cannot say anything, so stop here.
+  command -v promtool >/dev/null 2>&1 || apt_install prometheus
+  if ! command -v promtool >/dev/null 2>&1; then
+    echo "bootstrap: promtool is missing; the alert rule tests need it. Install Debian's" \
+      "'prometheus' package as root (apt-get install prometheus), or put the promtool" \
+      "binary from https://prometheus.io/download/ on PATH, then run this again." >&2
+    exit 1
   fi
 fi
 

@@ -16,3 +16,23 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 app.kubernetes.io/name: agentfleet-operator
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
+
+{{/*
+"true" when the cluster serves a Prometheus Operator kind, given as (list $ "Kind"). A live
+cluster lists each served kind as monitoring.coreos.com/v1/<Kind>; `helm template` takes the
+same through --api-versions monitoring.coreos.com/v1/<Kind>.
+*/}}
+{{- define "agentfleet.servesMonitoring" -}}
+{{- $root := index . 0 -}}
+{{- if $root.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" (index . 1)) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* Labels of the Prometheus Operator objects: the chart's, plus monitoring.labels. */}}
+{{- define "agentfleet.monitoringLabels" -}}
+{{ include "agentfleet.labels" . }}
+{{- with .Values.monitoring.labels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
