@@ -25,9 +25,11 @@ RUNBOOKS = ROOT / "docs" / "runbooks"
 #: promtool unit tests of the rules (see the files' headers).
 RULE_TESTS = sorted(Path(__file__).parent.glob("alerts*_test.yaml"))
 
-#: Grafana's interval variables stand for a duration, every other variable for a value.
+#: Grafana's interval variables stand for a duration; a variable in a label matcher's string
+#: for "All" (every value), any other for a number.
 _INTERVAL_VARIABLE = re.compile(r"\$__\w+|\$\{__\w+\}")
 _VARIABLE = re.compile(r"\$\{\w+\}|\$\w+")
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 #: A query variable's ``label_values(<selector>, <label>)``.
 _LABEL_VALUES = re.compile(r"^label_values\((?P<selector>.+),\s*\w+\)$")
 
@@ -98,8 +100,10 @@ def dashboard_queries(path: Path) -> list[Query]:
 
 
 def _as_promql(expr: str) -> str:
-    """The query as Prometheus receives it once Grafana has put in its variables."""
-    return _VARIABLE.sub("1", _INTERVAL_VARIABLE.sub("5m", expr))
+    """The query as Prometheus receives it with every variable at "All" (or a number)."""
+    expr = _INTERVAL_VARIABLE.sub("5m", expr)
+    expr = _STRING.sub(lambda string: _VARIABLE.sub(".*", string[0]), expr)
+    return _VARIABLE.sub("1", expr)
 
 
 def metric_names(expr: str) -> set[str]:
