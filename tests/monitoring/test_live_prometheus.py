@@ -26,6 +26,8 @@ from tests.fixtures.redis import free_port
 from tests.fixtures.sandbox import SandboxFleet
 from tests.monitoring.promql import DASHBOARDS, RULES_FILE, dashboard_queries, rules
 
+pytestmark = pytest.mark.service
+
 #: The job label a fleet's PodMonitor gives it, as the rules and dashboards expect.
 JOB = "agents-test/e2e"
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.monitoring.promql import RULE_TESTS, RULES_FILE, RUNBOOKS, alert_names, rules
+from tests.monitoring.promql import ROOT, RULE_TESTS, RULES_FILE, RUNBOOKS, alert_names, rules
 
 #: Where the rules file's runbook links point (the chart can point them elsewhere).
 RUNBOOK_BASE = "https://github.com/agentfleet/agentfleet/blob/main/docs/runbooks/"
@@ -56,6 +56,22 @@ def test_promtool_rejects_a_broken_rule(promtool: str, tmp_path: Path) -> None:
         )
     )
     assert run(promtool, "check", "rules", str(broken)).returncode != 0
+
+
+def test_the_documented_scrape_config_for_prometheus_without_the_operator_is_valid(
+    promtool: str, tmp_path: Path
+) -> None:
+    doc = (ROOT / "docs" / "operations.md").read_text()
+    section = doc.split("\n### Without the Prometheus Operator\n", 1)[1]
+    config = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    # The document's copy of the rules file is this one.
+    config["rule_files"] = [str(RULES_FILE)]
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    result = run(promtool, "check", "config", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = {job["job_name"] for job in config["scrape_configs"]}
+    assert jobs == {"agentfleet", "agentfleet-fleets", "agentfleet-operator"}
 
 
 def unit_tests_of(alert: str) -> list[tuple[Path, dict[str, Any], list[dict[str, Any]]]]:
