@@ -132,3 +132,17 @@ def test_dashboards_can_be_left_out(helm: Cluster) -> None:
     assert not [
         d for d in of_kind(documents, "ConfigMap") if "grafana_dashboard" in d["metadata"]["labels"]
     ]
+
+
+def test_a_runbook_base_that_would_break_the_links_is_refused(helm: Cluster) -> None:
+    result = helm.run(
+        "helm",
+        "template",
+        "agentfleet",
+        CHART,
+        "--set",
+        "monitoring.prometheusRule.runbookBaseUrl=https://git.example.internal/runbooks",
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "/monitoring/prometheusRule/runbookBaseUrl" in result.stderr
