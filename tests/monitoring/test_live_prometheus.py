@@ -117,12 +117,22 @@ async def test_prometheus_scrapes_a_fleet_and_evaluates_every_rule_and_panel(
             return bool(await api.query(f'up{{job="{JOB}"}} == 1'))
 
         await until(scraped, 20)
-        # A person's message after the first scrape, so its reply is an increase Prometheus sees.
         discord = sandbox_fleet.discord
-        question = await discord.post_as_human(
-            "development", "LYNQ、監視の設定どう？", mentions=["lynq"]
-        )
-        await discord.wait_for_message(lambda m: m.reference_id == question.id, timeout=20)
+
+        async def ask(text: str) -> None:
+            question = await discord.post_as_human("development", text, mentions=["lynq"])
+            await discord.wait_for_message(lambda m: m.reference_id == question.id, timeout=20)
+
+        # LYNQ's latency series is born with the first reply; once Prometheus has scraped it,
+        # the second reply is an increase that rate() and the quantile can see.
+        await ask("LYNQ、監視の設定どう？")
+
+        async def counted() -> bool:
+            query = f'agentfleet_reply_latency_seconds_count{{job="{JOB}", agent=~"(?i)lynq"}}'
+            return bool(await api.query(query))
+
+        await until(counted, 20)
+        await ask("LYNQ、アラートのしきい値は？")
 
         async def latency_recorded() -> bool:
             result = await api.query(f'job:agentfleet_reply_latency_seconds:p50_5m{{job="{JOB}"}}')
