@@ -503,10 +503,12 @@ class GeminiClient:
         spent: _Spent,
     ) -> R:
         """Run ``send`` then ``check`` with retries, adding the requests' cost to ``spent``."""
+        attempts = 0
         empties = 0
 
         async def attempt() -> R:
-            nonlocal empties
+            nonlocal attempts, empties
+            attempts += 1
             spent.attempts += 1
             try:
                 return await self._attempt(kind, model, send, check, empties, spent)
@@ -528,7 +530,7 @@ class GeminiClient:
             self.failing = None
             return result
         except _Failed as failed:
-            self._give_up(kind, model, failed.failure, spent.attempts)
+            self._give_up(kind, model, failed.failure, attempts)
 
     async def _attempt(
         self,

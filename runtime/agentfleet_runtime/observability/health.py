@@ -80,6 +80,8 @@ class HealthServer:
         """Stop serving."""
         if self._refreshing is not None:
             self._refreshing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refreshing
         if self._runner is not None:
             await self._runner.cleanup()
 
