@@ -34,10 +34,8 @@ from agentfleet_runtime.pipeline import (
     run_day,
     run_pipeline,
 )
-from agentfleet_sandbox.gemini_server import GeminiServer
 from tests.fixtures.fleet import BOT_IDS, CHANNELS, FleetHarness
 from tests.fixtures.gemini import GEMINI_TEST_API_KEY
-from tests.fixtures.redis import RedisServer
 
 pytestmark = pytest.mark.service
 
@@ -104,33 +102,9 @@ def deps(fleet: FleetHarness, store: LongTermStore, gemini_client: GeminiClient)
     return PipelineDeps(fleet.redis, store, gemini_client, PipelineConfig("test", CHANNELS, ZONE))
 
 
-@pytest.fixture
-def settings(
-    redis_server: RedisServer,
-    gemini_server: GeminiServer,
-    postgres_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Settings:
-    for name in ("GEMINI_MODEL", "GEMINI_EMBEDDING_MODEL", "GEMINI_EMBEDDING_DIMENSIONS"):
-        monkeypatch.delenv(name, raising=False)
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        ENVIRONMENT="test",
-        FLEET_NAME="test",
-        REDIS_URL=redis_server.url,
-        POSTGRESQL_URL=postgres_url,
-        GEMINI_API_KEY=GEMINI_TEST_API_KEY,
-        GEMINI_BASE_URL=gemini_server.base_url,
-        COMMAND_CENTER_CHANNEL_ID=CHANNELS["command_center"],
-        DEVELOPMENT_CHANNEL_ID=CHANNELS["development"],
-        CREATION_CHANNEL_ID=CHANNELS["creation"],
-        LOUNGE_CHANNEL_ID=CHANNELS["lounge"],
-    )
-
-
 async def test_missed_days_are_caught_up_in_order_and_an_expired_one_is_reported_once(
     fleet: FleetHarness,
-    settings: Settings,
+    pipeline_settings: Settings,
     deps: PipelineDeps,
     gemini_client: GeminiClient,
     caplog: pytest.LogCaptureFixture,
@@ -144,7 +118,7 @@ async def test_missed_days_are_caught_up_in_order_and_an_expired_one_is_reported
     # What the all-in-one process runs at start-up (Thursday, after 06:00).
     with caplog.at_level(logging.INFO):
         results = await catch_up_in_process(
-            settings, fleet.redis, gemini_client, WED, scheduled=False
+            pipeline_settings, fleet.redis, gemini_client, WED, scheduled=False
         )
 
     assert [(r.day, r.status) for r in results] == [(TUE, "completed"), (WED, "completed")]
@@ -197,23 +171,23 @@ async def test_a_forced_rerun_never_posts_the_report_twice(
 
 
 async def test_a_dated_rerun_refuses_a_date_whose_log_is_gone(
-    fleet: FleetHarness, settings: Settings, store: LongTermStore
+    fleet: FleetHarness, pipeline_settings: Settings, store: LongTermStore
 ) -> None:
     await log_day(fleet, TUE)
     await log_day(fleet, WED)
     await routed(fleet, {TUE, WED})
-    [done] = await run_pipeline(settings, TUE)
+    [done] = await run_pipeline(pipeline_settings, TUE)
     assert done.status == "completed"
-    [again] = await run_pipeline(settings, TUE)
+    [again] = await run_pipeline(pipeline_settings, TUE)
     assert again.status == "already_done"
     stored = len(await store.day_memories("test", TUE))
     for day in (TUE, WED):
         await expire_log(fleet, day)
 
     with pytest.raises(PipelineError, match=r"no longer in Redis.*stored for it earlier are kept"):
-        await run_pipeline(settings, TUE, force=True)
+        await run_pipeline(pipeline_settings, TUE, force=True)
     with pytest.raises(PipelineError, match=r"2026-11-25.*nothing to form memories from"):
-        await run_pipeline(settings, WED)
+        await run_pipeline(pipeline_settings, WED)
 
     assert len(await store.day_memories("test", TUE)) == stored
     assert await store.run_record("test", WED) is None
@@ -242,8 +216,9 @@ async def agentfleet(settings: Settings, cwd: Path, *args: str) -> tuple[int, st
 
 
 async def test_the_command_line_reports_a_done_date_and_refuses_a_lost_one(
-    fleet: FleetHarness, settings: Settings, store: LongTermStore, tmp_path: Path
+    fleet: FleetHarness, pipeline_settings: Settings, store: LongTermStore, tmp_path: Path
 ) -> None:
+    settings = pipeline_settings
     await log_day(fleet, TUE)
     await routed(fleet, {TUE})
 

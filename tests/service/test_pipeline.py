@@ -43,7 +43,6 @@ from agentfleet_runtime.pipeline.extract import (
 from agentfleet_sandbox.gemini_server import GeminiServer
 from tests.fixtures.fleet import BOT_IDS, CHANNELS, FleetHarness
 from tests.fixtures.gemini import GEMINI_TEST_API_KEY
-from tests.fixtures.redis import RedisServer
 
 pytestmark = pytest.mark.service
 
@@ -372,26 +371,11 @@ async def test_report_is_queued_by_a_rerun_after_a_crash_before_it(
 
 async def test_cli_entry_points_run_migrate_and_the_pipeline(
     fleet: FleetHarness,
-    redis_server: RedisServer,
     gemini_server: GeminiServer,
     postgres_url: str,
-    monkeypatch: pytest.MonkeyPatch,
+    pipeline_settings: Settings,
 ) -> None:
-    for name in ("GEMINI_MODEL", "GEMINI_EMBEDDING_MODEL", "GEMINI_EMBEDDING_DIMENSIONS"):
-        monkeypatch.delenv(name, raising=False)
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        ENVIRONMENT="test",
-        FLEET_NAME="test",
-        REDIS_URL=redis_server.url,
-        POSTGRESQL_URL=postgres_url,
-        GEMINI_API_KEY=GEMINI_TEST_API_KEY,
-        GEMINI_BASE_URL=gemini_server.base_url,
-        COMMAND_CENTER_CHANNEL_ID=CHANNELS["command_center"],
-        DEVELOPMENT_CHANNEL_ID=CHANNELS["development"],
-        CREATION_CHANNEL_ID=CHANNELS["creation"],
-        LOUNGE_CHANNEL_ID=CHANNELS["lounge"],
-    )
+    settings = pipeline_settings
     await run_migrate(settings)
     await run_migrate(settings)  # a no-op the second time
     assert await scalar(postgres_url, "SELECT count(*) FROM schema_version") == 1

@@ -4,7 +4,13 @@ from collections import Counter
 import pytest
 
 from agentfleet_runtime.brain.phases import Phase
-from agentfleet_runtime.brain.speech import ActiveTask, plan_speech, speech_channel
+from agentfleet_runtime.brain.speech import (
+    ActiveTask,
+    SpeechPlan,
+    SpeechSkip,
+    plan_speech,
+    speech_channel,
+)
 from agentfleet_runtime.brain.tasks import (
     TaskAction,
     TaskCommand,
@@ -26,7 +32,7 @@ def test_no_speech_in_standby_or_processing() -> None:
     rng = random.Random(1)
     for phase in (Phase.STANDBY, Phase.PROCESSING):
         assert speech_channel(phase, []) is None
-        assert plan_speech(phase, [], ALL, {}, 1.0, rng) is None
+        assert plan_speech(phase, [], ALL, {}, 1.0, rng) is SpeechSkip.QUIET_PHASE
 
 
 def test_active_speaks_in_the_latest_task_channel_else_command_center() -> None:
@@ -34,7 +40,7 @@ def test_active_speaks_in_the_latest_task_channel_else_command_center() -> None:
     tasks = [ActiveTask("creation", "アイデア", 1.0), ActiveTask("development", "API設計", 2.0)]
     assert speech_channel(Phase.ACTIVE, tasks) == "development"
     plan = plan_speech(Phase.ACTIVE, tasks, ALL, {}, 1.0, random.Random(1))
-    assert plan is not None
+    assert isinstance(plan, SpeechPlan)
     assert plan.channel == "development"
     assert plan.task == tasks[1]
 
@@ -43,15 +49,18 @@ def test_free_speaks_in_the_lounge_without_tasks() -> None:
     plan = plan_speech(
         Phase.FREE, [ActiveTask("development", "x", 1)], ALL, {}, 1.0, random.Random(1)
     )
-    assert plan is not None
+    assert isinstance(plan, SpeechPlan)
     assert (plan.channel, plan.task) == ("lounge", None)
 
 
 def test_probability_gates_speech() -> None:
     rng = random.Random(7)
-    spoken = sum(plan_speech(Phase.FREE, [], ALL, {}, 0.33, rng) is not None for _ in range(3000))
+    plans = [plan_speech(Phase.FREE, [], ALL, {}, 0.33, rng) for _ in range(3000)]
+    spoken = sum(isinstance(plan, SpeechPlan) for plan in plans)
     assert 0.29 < spoken / 3000 < 0.37
-    assert plan_speech(Phase.FREE, [], ALL, {}, 0.0, rng) is None
+    assert {p for p in plans if not isinstance(p, SpeechPlan)} == {SpeechSkip.NOT_CHOSEN}
+    assert plan_speech(Phase.FREE, [], ALL, {}, 0.0, rng) is SpeechSkip.NOT_CHOSEN
+    assert plan_speech(Phase.FREE, [], (), {}, 1.0, rng) is SpeechSkip.NOT_CHOSEN
 
 
 def test_speaker_rotates_with_anti_repeat() -> None:
@@ -59,7 +68,7 @@ def test_speaker_rotates_with_anti_repeat() -> None:
     counts = Counter()
     for _ in range(3000):
         plan = plan_speech(Phase.ACTIVE, [], ALL, {"command_center": "spectra"}, 1.0, rng)
-        assert plan is not None
+        assert isinstance(plan, SpeechPlan)
         counts[plan.persona] += 1
     # SPECTRA 40 × 0.1 = 4 against 30 + 30.
     assert counts["spectra"] / 3000 < 0.1

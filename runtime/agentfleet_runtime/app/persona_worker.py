@@ -24,6 +24,7 @@ from agentfleet_runtime.brain.events import EventKind
 from agentfleet_runtime.brain.messages import InboundMessage, JobKind, OutboundMessage, PersonaJob
 from agentfleet_runtime.brain.personas import Persona
 from agentfleet_runtime.brain.prompts import event_prompt, reply_prompt, speech_prompt
+from agentfleet_runtime.brain.report import is_report_job
 from agentfleet_runtime.brain.speech import ActiveTask
 from agentfleet_runtime.bus.codec import FIELD, decode_job
 from agentfleet_runtime.bus.keys import FleetKeys
@@ -36,6 +37,7 @@ from agentfleet_runtime.observability.metrics import (
     ERRORS,
     REPLIES,
     REPLY_LATENCY,
+    PipelineOutcomeField,
 )
 
 log = logging.getLogger(__name__)
@@ -119,6 +121,10 @@ class PersonaWorker:
             pipe.set(self.keys.done(job.job_id), "1", ex=DONE_TTL)
             if content is not None:
                 pipe.hset(self.keys.last_speakers, job.channel, self.persona.name)
+                if is_report_job(job.job_id):
+                    # Posted, not queued, is what people see: Reception serves this time.
+                    report = PipelineOutcomeField.REPORT_POSTED.value
+                    pipe.hset(self.keys.pipeline_outcome, report, time.time())
             pipe.xack(self.queue, WORKER_GROUP, entry_id)
             await pipe.execute()
         self._record(job, content, outcome, started)

@@ -46,8 +46,9 @@ from agentfleet_runtime.llm.gemini import GeminiClient
 from agentfleet_runtime.llm.rate_limit import RedisRateLimiter
 from agentfleet_runtime.llm.text_model import GeminiTextModel
 from agentfleet_runtime.memory.long_term import LongTermStore
+from agentfleet_runtime.memory.state import FleetState
 from agentfleet_runtime.observability.health import CheckResult, HealthServer
-from agentfleet_runtime.observability.metrics import MESSAGES_IGNORED
+from agentfleet_runtime.observability.metrics import MESSAGES_IGNORED, PIPELINE_OUTCOME
 from agentfleet_runtime.pipeline import (
     PipelineError,
     catch_up_in_process,
@@ -85,6 +86,25 @@ def router_config(settings: Settings) -> RouterConfig:
         guild_id=settings.DISCORD_GUILD_ID,
         task_role_id=settings.TASK_ROLE_ID,
     )
+
+
+def serve_fleet_gauges(
+    health: HealthServer, state: FleetState, limiter: RedisRateLimiter, *, pipeline: bool
+) -> None:
+    """Keep the gauges read from Redis current on each /metrics answer of this process.
+
+    Every role shows what is left of the fleet's Gemini budget: it fills up again while the
+    fleet is idle, which only a fresh read shows. With ``pipeline`` (the role running
+    Reception, always up) it also serves the 06:00 pipeline's last outcome, which the
+    pipeline's short-lived Job cannot serve itself.
+    """
+    health.add_refresh(limiter.in_use)
+    if pipeline:
+
+        async def outcome() -> None:
+            PIPELINE_OUTCOME.update(await state.pipeline_outcome())
+
+        health.add_refresh(outcome)
 
 
 class FleetProcess:
@@ -136,7 +156,10 @@ class FleetProcess:
             await run_migrate(self.settings)
         self.health.add_check("redis", self._redis_check)
         self.health.add_check("discord", self._discord_check)
-        if self.role in (Role.ALL_IN_ONE, Role.RECEPTION):
+        reception = self.role in (Role.ALL_IN_ONE, Role.RECEPTION)
+        state = FleetState(self.redis, self.keys)
+        serve_fleet_gauges(self.health, state, self.limiter(), pipeline=reception)
+        if reception:
             self._add_reception()
         if self.personas:
             limiter = self.limiter()

@@ -22,12 +22,12 @@ import redis.asyncio as aioredis
 from agentfleet_runtime.brain.events import DueEvent, EventKind, daily_events, due_events
 from agentfleet_runtime.brain.messages import JobKind, PersonaJob
 from agentfleet_runtime.brain.phases import DaySchedule, Phase, PhaseTracker
-from agentfleet_runtime.brain.speech import plan_speech
+from agentfleet_runtime.brain.speech import SpeechSkip, plan_speech
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.bus.queues import enqueue
 from agentfleet_runtime.bus.streams import REDIS_DOWN
 from agentfleet_runtime.memory.state import FleetState
-from agentfleet_runtime.observability.metrics import ERRORS, PHASE
+from agentfleet_runtime.observability.metrics import AUTONOMOUS_SPEECH_SKIPPED, ERRORS, PHASE
 
 log = logging.getLogger(__name__)
 
@@ -156,10 +156,12 @@ class Scheduler:
             self.speech.probability,
             self.rng,
         )
-        if plan is None:
+        if isinstance(plan, SpeechSkip):
+            AUTONOMOUS_SPEECH_SKIPPED.labels(reason=plan.value).inc()
             log.debug("自発発言 tick: quiet (%s)", phase.value)
             return None
         if not await self.speech_budget():
+            AUTONOMOUS_SPEECH_SKIPPED.labels(reason=SpeechSkip.BUDGET.value).inc()
             log.info("自発発言 skipped: the Gemini budget is kept for replies to people")
             return None
         now = time.time()

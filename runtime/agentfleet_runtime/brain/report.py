@@ -31,6 +31,7 @@ MAX_PROGRESS_ITEMS: Final = 8
 MAX_TASKS: Final = 6
 
 EMPTY_DAY: Final = "昨日は会話がなかった。"
+REPORT_JOB_PREFIX: Final = "report:"
 
 MEMORY_TYPE_LABELS: Final = {
     "conversation": "会話",
@@ -171,3 +172,13 @@ def _render(data: DailyReportData, max_tasks: int, max_memories: int, max_progre
     lines.append("")
     lines.append("今日もこの流れで進めよう。" if total else "今日はタスクの確認から始めてみよう。")
     return "\n".join(lines)
+
+
+def report_job_id(fleet: str, day: date) -> str:
+    """The id of ``day``'s report job: one per fleet and date, so it is queued and posted once."""
+    return f"{REPORT_JOB_PREFIX}{fleet}:{day.isoformat()}"
+
+
+def is_report_job(job_id: str) -> bool:
+    """Whether a job posts a Daily Report (its post time is what operators watch)."""
+    return job_id.startswith(REPORT_JOB_PREFIX)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from agentfleet_runtime.brain.phases import Phase
 from agentfleet_runtime.brain.selection import speaker_weights, weighted_choice
@@ -34,6 +35,17 @@ class SpeechPlan:
     task: ActiveTask | None
 
 
+class SpeechSkip(StrEnum):
+    """Why a speech tick says nothing: operators tell a quiet night from a starved budget."""
+
+    QUIET_PHASE = "quiet_phase"
+    """STANDBY or PROCESSING: the fleet does not talk on its own then."""
+    NOT_CHOSEN = "not_chosen"
+    """The tick's probability said no (or no persona is enabled)."""
+    BUDGET = "budget"
+    """The shared Gemini budget is kept for replies to people (decided by the caller)."""
+
+
 def speech_channel(phase: Phase, tasks: Sequence[ActiveTask]) -> str | None:
     """Where the fleet talks on its own in ``phase``; None when it stays quiet.
 
@@ -56,11 +68,16 @@ def plan_speech(
     last_speakers: Mapping[str, str],
     probability: float,
     rng: random.Random,
-) -> SpeechPlan | None:
-    """Decide one autonomous speech tick; ``last_speakers`` maps channel → last persona."""
+) -> SpeechPlan | SpeechSkip:
+    """Decide one autonomous speech tick; ``last_speakers`` maps channel → last persona.
+
+    Returns the plan, or why the tick stays silent.
+    """
     channel = speech_channel(phase, tasks)
-    if channel is None or not personas or rng.random() >= probability:
-        return None
+    if channel is None:
+        return SpeechSkip.QUIET_PHASE
+    if not personas or rng.random() >= probability:
+        return SpeechSkip.NOT_CHOSEN
     weights = speaker_weights(channel, personas, last_speakers.get(channel))
     task = next((t for t in tasks if t.channel == channel), None) if phase is Phase.ACTIVE else None
     return SpeechPlan(weighted_choice(weights, rng), channel, task)

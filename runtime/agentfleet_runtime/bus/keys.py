@@ -78,6 +78,15 @@ class FleetKeys:
         return self.prefix + "bots"
 
     @property
+    def pipeline_outcome(self) -> str:
+        """Hash: the 06:00 pipeline's last completed run and the report's last post.
+
+        Written by the pipeline (a short-lived Job in Kubernetes, never scraped) and by the
+        worker that posts the report; Reception serves it on /metrics.
+        """
+        return self.prefix + "pipeline-outcome"
+
+    @property
     def rate_limit(self) -> str:
         """Sorted set of recent Gemini call times, shared by every process of the fleet."""
         return self.prefix + "gemini-calls"

@@ -11,6 +11,10 @@ limiting, metrics, the guide's ``API usage`` log line and secret hygiene are don
 * **Rate limiting is shared.** Free-tier quotas are per project, so an optional
   :class:`RateLimiter` (a Redis one shared by every pod lives elsewhere) is awaited before
   every request, retries included: each one counts against the quota.
+* **Waiting is not the model's time.** The time spent queued at the rate limiter and the
+  model's own time are measured apart (``agentfleet_gemini_limiter_wait_seconds``,
+  ``agentfleet_gemini_model_latency_seconds``, and ``limiter_wait_ms`` / ``latency_ms`` in
+  the ``API usage`` line): a full budget and a slow model need different fixes.
 * **The API key never leaks.** It is kept as a ``SecretStr``; the exceptions this module
   raises carry only a redacted summary and are raised ``from None``, so the SDK's exception
   (which embeds the server's response) never reaches a log through a traceback either.
@@ -40,7 +44,10 @@ from agentfleet_runtime.observability.metrics import (
     API_USAGE_TOKENS,
     ERRORS,
     GEMINI_CALLS,
-    GEMINI_LATENCY,
+    GEMINI_ERRORS,
+    GEMINI_LIMITER_WAIT,
+    GEMINI_MODEL_LATENCY,
+    GeminiErrorKind,
 )
 from agentfleet_runtime.retry import GEMINI_REQUEST, retry
 
@@ -207,6 +214,37 @@ class _Failure(NamedTuple):
     retry_after: float | None = None
 
 
+def error_kind(status: str) -> GeminiErrorKind | None:
+    """The error kind of a failed request's status; None for an empty answer.
+
+    An empty answer (a safety block) is the model's answer, not Gemini failing. A failed
+    connection counts with the 5xx: either way Gemini's side cannot be reached.
+    """
+    if status == "empty":
+        return None
+    if status in ("timeout", "408"):
+        return GeminiErrorKind.TIMEOUT
+    if status == "malformed":
+        return GeminiErrorKind.MALFORMED
+    if status == "429":
+        return GeminiErrorKind.RATE_LIMITED
+    if status == "connection" or int(status) >= 500:
+        return GeminiErrorKind.SERVER_ERROR
+    return GeminiErrorKind.CLIENT_ERROR
+
+
+@dataclass(slots=True)
+class _Spent:
+    """What one call cost, summed over its requests, for the ``API usage`` line."""
+
+    attempts: int = 0
+    """Requests sent, retries included."""
+    model_s: float = 0.0
+    """The model's own time: from sending each request to its answer (or failure)."""
+    limiter_wait_s: float = 0.0
+    """Time queued at the shared rate limiter before the requests could be sent."""
+
+
 def http_session() -> aiohttp.ClientSession:
     """The aiohttp session the SDK sends through (call inside the event loop).
 
@@ -332,9 +370,9 @@ class GeminiClient:
         def check(response: types.GenerateContentResponse) -> Generation:
             return self._generation(response, model, response_schema)
 
-        started = time.monotonic()
-        generation, attempts = await self._call("generate", model, send, check)
-        _log_generation(model, generation, attempts, time.monotonic() - started)
+        spent = _Spent()
+        generation = await self._call("generate", model, send, check, spent)
+        _log_generation(model, generation, spent)
         return generation
 
     async def embed(
@@ -355,8 +393,7 @@ class GeminiClient:
         dims = self.settings.embedding_dimensions
         config = types.EmbedContentConfig(task_type=task_type, output_dimensionality=dims)
         vectors: list[list[float]] = []
-        started = time.monotonic()
-        attempts_total = 0
+        spent = _Spent()
         for start in range(0, len(texts), EMBED_BATCH_LIMIT):
             chunk = list(texts[start : start + EMBED_BATCH_LIMIT])
 
@@ -370,16 +407,16 @@ class GeminiClient:
             ) -> list[list[float]]:
                 return _embedding_values(response, expected, dims)
 
-            batch, attempts = await self._call("embed", model, send, check)
-            vectors.extend(batch)
-            attempts_total += attempts
+            vectors.extend(await self._call("embed", model, send, check, spent))
         log.info(
-            "API usage: kind=embed model=%s texts=%d dimensions=%d attempts=%d latency_ms=%d",
+            "API usage: kind=embed model=%s texts=%d dimensions=%d attempts=%d latency_ms=%d "
+            "limiter_wait_ms=%d",
             model,
             len(texts),
             dims,
-            attempts_total,
-            (time.monotonic() - started) * 1000,
+            spent.attempts,
+            spent.model_s * 1000,
+            spent.limiter_wait_s * 1000,
         )
         return vectors
 
@@ -463,16 +500,18 @@ class GeminiClient:
         model: str,
         send: Callable[[], Awaitable[T]],
         check: Callable[[T], R],
-    ) -> tuple[R, int]:
-        """Run ``send`` then ``check`` with retries; return the result and requests made."""
+        spent: _Spent,
+    ) -> R:
+        """Run ``send`` then ``check`` with retries, adding the requests' cost to ``spent``."""
         attempts = 0
         empties = 0
 
         async def attempt() -> R:
             nonlocal attempts, empties
             attempts += 1
+            spent.attempts += 1
             try:
-                return await self._attempt(kind, model, send, check, empties)
+                return await self._attempt(kind, model, send, check, empties, spent)
             except _Retryable as error:
                 empties += error.failure.status == "empty"
                 raise
@@ -480,7 +519,6 @@ class GeminiClient:
         def before_wait(number: int, error: _Retryable, delay: float) -> None:
             self._before_retry(kind, model, number, error.failure, delay)
 
-        started = time.monotonic()
         try:
             result = await retry(
                 attempt,
@@ -490,11 +528,9 @@ class GeminiClient:
                 before_wait=before_wait,
             )
             self.failing = None
-            return result, attempts
+            return result
         except _Failed as failed:
             self._give_up(kind, model, failed.failure, attempts)
-        finally:
-            GEMINI_LATENCY.labels(model=model, kind=kind).observe(time.monotonic() - started)
 
     async def _attempt(
         self,
@@ -503,14 +539,17 @@ class GeminiClient:
         send: Callable[[], Awaitable[T]],
         check: Callable[[T], R],
         empties: int,
+        spent: _Spent,
     ) -> R:
         """One request: its result, or :class:`_Retryable` / :class:`_Failed` saying why not."""
         if self._limiter is not None:
+            queued = time.monotonic()
             await self._limiter.acquire()
+            waited = time.monotonic() - queued
+            spent.limiter_wait_s += waited
+            GEMINI_LIMITER_WAIT.observe(waited)
         try:
-            async with asyncio.timeout(self._guard_seconds):
-                raw = await send()
-            result = check(raw)
+            result = check(await self._send(model, send, spent))
         except _Empty as exc:
             # An empty answer is asked again once: a second one is the model's answer.
             failure = _Failure("empty", f"empty answer: {exc}", empties < 1)
@@ -523,7 +562,22 @@ class GeminiClient:
             GEMINI_CALLS.labels(model=model, kind=kind, status="ok").inc()
             return result
         GEMINI_CALLS.labels(model=model, kind=kind, status=failure.status).inc()
+        kind_of_error = error_kind(failure.status)
+        if kind_of_error is not None:
+            GEMINI_ERRORS.labels(kind=kind_of_error.value).inc()
         raise _Retryable(failure) if failure.retryable else _Failed(failure)
+
+    async def _send(self, model: str, send: Callable[[], Awaitable[T]], spent: _Spent) -> T:
+        """``send`` within the guard timeout, timed: the model's own time, without any wait."""
+        sent = time.monotonic()
+        try:
+            async with asyncio.timeout(self._guard_seconds):
+                raw = await send()
+        finally:
+            took = time.monotonic() - sent
+            spent.model_s += took
+        GEMINI_MODEL_LATENCY.labels(model=model).observe(took)
+        return raw
 
     def _before_retry(
         self, kind: str, model: str, number: int, failure: _Failure, delay: float
@@ -595,19 +649,24 @@ def _generate_config(
     return config
 
 
-def _log_generation(model: str, generation: Generation, attempts: int, elapsed: float) -> None:
-    """Count the tokens and write the ``API usage`` line operators grep for."""
+def _log_generation(model: str, generation: Generation, spent: _Spent) -> None:
+    """Count the tokens and write the ``API usage`` line operators grep for.
+
+    ``latency_ms`` is the model's own time (every request of the call), ``limiter_wait_ms``
+    the time queued at the fleet's rate limiter before them.
+    """
     API_USAGE_TOKENS.labels(model=model, direction="prompt").inc(generation.prompt_tokens)
     API_USAGE_TOKENS.labels(model=model, direction="output").inc(generation.output_tokens)
     log.info(
         "API usage: kind=generate model=%s prompt_tokens=%d output_tokens=%d "
-        "total_tokens=%d attempts=%d latency_ms=%d",
+        "total_tokens=%d attempts=%d latency_ms=%d limiter_wait_ms=%d",
         model,
         generation.prompt_tokens,
         generation.output_tokens,
         generation.prompt_tokens + generation.output_tokens,
-        attempts,
-        elapsed * 1000,
+        spent.attempts,
+        spent.model_s * 1000,
+        spent.limiter_wait_s * 1000,
     )
 
 

@@ -2,7 +2,8 @@
 
 Free-tier quotas are per Google project, not per pod, so the limiter lives in Redis: a
 sliding one-minute window of call times in a sorted set, checked and updated by one Lua
-script using Redis's own clock, so pods with skewed clocks still agree.
+script using Redis's own clock, so pods with skewed clocks still agree. Every look at the
+window also sets ``agentfleet_gemini_budget_remaining_ratio``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import uuid
 
 import redis.asyncio as aioredis
 
+from agentfleet_runtime.observability.metrics import GEMINI_BUDGET_REMAINING
+
 log = logging.getLogger(__name__)
 
 _ACQUIRE = """
@@ -21,13 +24,14 @@ local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local window = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
+local used = redis.call('ZCARD', KEYS[1])
+if used < limit then
   redis.call('ZADD', KEYS[1], now_ms, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], window)
-  return 0
+  return {0, used + 1}
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return tonumber(oldest[2]) + window - now_ms
+return {tonumber(oldest[2]) + window - now_ms, used}
 """
 
 
@@ -55,9 +59,11 @@ class RedisRateLimiter:
         """Wait until a call is allowed, then count it."""
         token = uuid.uuid4().hex
         while True:
-            wait_ms = int(
-                await self._script(keys=[self.key], args=[self.window_ms, self.per_minute, token])
+            wait, used = await self._script(
+                keys=[self.key], args=[self.window_ms, self.per_minute, token]
             )
+            self._observe(int(used))
+            wait_ms = int(wait)
             if wait_ms <= 0:
                 return
             log.info("Gemini rate limit reached; waiting %.1fs", wait_ms / 1000)
@@ -65,7 +71,14 @@ class RedisRateLimiter:
 
     async def in_use(self) -> int:
         """Calls counted in the current window, by every process of the fleet."""
-        return int(await self._in_use(keys=[self.key], args=[self.window_ms]))
+        used = int(await self._in_use(keys=[self.key], args=[self.window_ms]))
+        self._observe(used)
+        return used
+
+    def _observe(self, used: int) -> None:
+        """Export what is left of the budget (the window is the fleet's, not this process's)."""
+        left = 1.0 - used / self.per_minute if self.per_minute > 0 else 0.0
+        GEMINI_BUDGET_REMAINING.set(min(1.0, max(0.0, left)))
 
     async def has_headroom(self, share: float) -> bool:
         """Whether less than ``share`` of the budget is used, so optional work may start.

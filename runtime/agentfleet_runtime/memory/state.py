@@ -2,13 +2,14 @@
 
 Tasks steer what the fleet talks about; last speakers feed the anti-repeat rule; event
 markers make each daily event run once per date even across restarts; each persona's recent
-autonomous utterances are kept to stop it repeating itself.
+autonomous utterances are kept to stop it repeating itself; the pipeline's last outcome is
+kept for the process that serves it on /metrics.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -18,6 +19,7 @@ from agentfleet_runtime.brain.events import DueEvent
 from agentfleet_runtime.brain.speech import ActiveTask
 from agentfleet_runtime.brain.tasks import TaskUpdate
 from agentfleet_runtime.bus.keys import FleetKeys
+from agentfleet_runtime.observability.metrics import PipelineOutcomeField
 
 EVENT_MARKER_TTL = 3 * 24 * 3600
 RECENT_UTTERANCES = 20
@@ -108,3 +110,16 @@ class FleetState:
             pipe.lpush(key, text)
             pipe.ltrim(key, 0, RECENT_UTTERANCES - 1)
             await pipe.execute()
+
+    async def record_pipeline_outcome(self, values: Mapping[PipelineOutcomeField, float]) -> None:
+        """Keep ``values`` (fields not given keep their earlier value)."""
+        await self.redis.hset(
+            self.keys.pipeline_outcome,
+            mapping={field.value: value for field, value in values.items()},
+        )
+
+    async def pipeline_outcome(self) -> dict[PipelineOutcomeField, float]:
+        """What the pipeline and the report's post last recorded (fields never written left out)."""
+        raw: Any = await self.redis.hgetall(self.keys.pipeline_outcome)
+        known = {field.value: field for field in PipelineOutcomeField}
+        return {known[_text(k)]: float(_text(v)) for k, v in raw.items() if _text(k) in known}

@@ -21,6 +21,8 @@ Steps for date D (the previous fleet-local day when run at 06:00), each a functi
    and put it on SPECTRA's queue as an ANNOUNCE job ``report:{fleet}:{D}`` — atomically
    with a Redis run-once marker, and recorded in PostgreSQL, so it is queued once; the
    worker's own ``done`` marker on the job id guards the post itself (:func:`_queue_report`).
+7. Leave the run's outcome in Redis (:func:`_record_outcome`): in Kubernetes this process is a
+   short-lived Job that Prometheus never scrapes, so Reception serves it as gauges.
 
 An empty day makes no LLM call and still posts a short report (昨日は会話がなかった).
 """
@@ -46,12 +48,14 @@ from agentfleet_runtime.brain.report import (
     ReportMemory,
     ReportProgress,
     daily_report,
+    report_job_id,
 )
 from agentfleet_runtime.brain.speech import ActiveTask
 from agentfleet_runtime.bus.codec import FIELD, encode_job
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.bus.queues import QUEUE_MAXLEN
 from agentfleet_runtime.bus.routing import DAY_LOG_TTL
+from agentfleet_runtime.bus.streams import REDIS_DOWN
 from agentfleet_runtime.config import Settings
 from agentfleet_runtime.contract import PERSONAS
 from agentfleet_runtime.dedup import dedupe
@@ -68,7 +72,11 @@ from agentfleet_runtime.memory.long_term import (
     migrate,
 )
 from agentfleet_runtime.memory.state import FleetState
-from agentfleet_runtime.observability.metrics import DAY_LOGS_EXPIRED, ERRORS
+from agentfleet_runtime.observability.metrics import (
+    DAY_LOGS_EXPIRED,
+    ERRORS,
+    PipelineOutcomeField,
+)
 from agentfleet_runtime.pipeline.extract import (
     MAX_MEMORIES_PER_CALL,
     MAX_TRANSCRIPT_CHARS,
@@ -214,8 +222,10 @@ async def run_day(
             if not acquired:
                 log.info("長期記憶 for %s is already running elsewhere: this run stops", day)
                 return PipelineResult(day, "locked", duration_s=time.monotonic() - started)
-            return await _run_locked(deps, day, started, force, require_log)
-    raise AssertionError("unreachable")  # pragma: no cover  (mypy: _step may swallow)
+            result = await _run_locked(deps, day, started, force, require_log)
+    if result.status == "completed":
+        await _record_outcome(deps, result)
+    return result
 
 
 async def _run_locked(
@@ -584,7 +594,7 @@ async def _queue_report(
         progress = await deps.store.progress(config.fleet, day)
         text = daily_report(_report_data(day, stats, tasks, memories, progress))
         job = PersonaJob(
-            job_id=f"report:{config.fleet}:{day.isoformat()}",
+            job_id=report_job_id(config.fleet, day),
             kind=JobKind.ANNOUNCE,
             persona=REPORT_PERSONA,
             channel=REPORT_CHANNEL,
@@ -613,6 +623,30 @@ async def _queue_report(
     else:
         log.info("Daily Report for %s was already queued: not queued again", day)
     return queued, text
+
+
+async def _record_outcome(deps: PipelineDeps, result: PipelineResult) -> None:
+    """Step 7: the completed run's outcome in Redis, for Reception's /metrics.
+
+    Best effort: the memories are committed and the report queued, so a Redis hiccup here
+    must not fail a run that succeeded (a retry would find the date done and record nothing
+    either); it is logged and counted instead.
+    """
+    outcome = {
+        PipelineOutcomeField.LAST_SUCCESS: deps.clock().timestamp(),
+        PipelineOutcomeField.LAST_DURATION: result.duration_s,
+        PipelineOutcomeField.LAST_MEMORIES_STORED: float(result.memories_stored),
+        PipelineOutcomeField.LAST_DUPLICATES_DROPPED: float(result.duplicates_dropped),
+    }
+    try:
+        await FleetState(deps.redis, deps.keys).record_pipeline_outcome(outcome)
+    except REDIS_DOWN as error:
+        ERRORS.labels(component="pipeline").inc()
+        log.warning(
+            "WARN 長期記憶 for %s completed, but its outcome could not be kept for /metrics: %s",
+            result.day,
+            error.__class__.__name__,
+        )
 
 
 # -- dates missed while the fleet was down ---------------------------------------------------
