@@ -159,7 +159,14 @@ async def test_prometheus_scrapes_a_fleet_and_evaluates_every_rule_and_panel(
         for path in DASHBOARDS:
             for query in dashboard_queries(path):
                 answers.setdefault(query.where, []).extend(await api.query(query.expr))
-        for panel in ("Messages per minute", "Replies per minute", "Tokens per hour", "Phase"):
+        for panel in (
+            "Phase",
+            "Gemini budget left",
+            "Messages per minute",
+            "Replies per minute",
+            "Gemini requests per minute",
+            "Tokens per hour",
+        ):
             assert answers[f"fleet-overview.json: panel {panel!r}"], panel
         latency = answers["fleet-overview.json: panel 'Reply latency against the 2 s target'"]
         assert {s["metric"]["job"] for s in latency} == {JOB}
