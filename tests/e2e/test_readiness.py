@@ -1,7 +1,8 @@
 """/ready names every dependency the fleet uses, and recovers by itself when one comes back.
 
 The whole fleet runs as ``python main.py`` does, on the local Discord and Gemini servers,
-redis-server and the embedded PostgreSQL, reached through a port the test can shut.
+redis-server and the embedded PostgreSQL, reached through a port the test can shut. Its
+/metrics follows the same dependencies with nobody calling /ready, as on a single host.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from agentfleet_runtime.config import load_settings
-from agentfleet_runtime.contract import READY_PATH, Role
+from agentfleet_runtime.contract import METRICS_PATH, READY_PATH, Role
+from agentfleet_runtime.observability import health
 from tests.fixtures.postgres import SocketGate
+from tests.fixtures.redis import RedisServer
 from tests.fixtures.sandbox import SandboxFleet
 
 #: 04:00 in Tokyo: STANDBY, so no 06:00 pipeline run or speech competes with the checks.
@@ -86,3 +90,66 @@ async def test_ready_names_gemini_after_a_call_gives_up_until_one_succeeds(
     again = await discord.post_as_human("lounge", "PAZ、今度はどう？", mentions=["paz"])
     await discord.wait_for_message(lambda m: m.reference_id == again.id, timeout=30)
     assert (await until_ready(sandbox_fleet))["checks"]["gemini"]["ok"] is True
+
+
+async def scrape(fleet: SandboxFleet, name: str, label: str) -> dict[str, float]:
+    """One family of the fleet's /metrics, as Prometheus reads it: ``label`` value → value."""
+    url = f"http://127.0.0.1:{fleet.settings.HEALTH_CHECK_PORT}{METRICS_PATH}"
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        text = await response.text()
+    return {
+        sample.labels[label]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    }
+
+
+async def until_up(fleet: SandboxFleet, **expected: float) -> None:
+    """Scrape until ``agentfleet_dependency_up`` shows ``expected`` (dependency=value)."""
+    async with asyncio.timeout(15):
+        while True:
+            up = await scrape(fleet, "agentfleet_dependency_up", "dependency")
+            if all(up.get(name) == value for name, value in expected.items()):
+                return
+            await asyncio.sleep(0.05)
+
+
+async def test_metrics_follow_each_dependency_down_and_back_with_nobody_calling_ready(
+    sandbox_fleet: SandboxFleet,
+    postgres_gate: tuple[SocketGate, str],
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Checks every 0.1 s instead of 15 s, so that a one-second outage is seen.
+    monkeypatch.setattr(health, "DEPENDENCY_CHECK_INTERVAL", 0.1)
+    gate, dsn = postgres_gate
+    monkeypatch.setenv("POSTGRESQL_URL", dsn)
+    sandbox_fleet.settings = load_settings(Role.ALL_IN_ONE, env_file=None)
+    sandbox_fleet.clock.moment = NIGHT
+    await sandbox_fleet.start()
+    everything = {"redis": 1.0, "discord": 1.0, "gemini": 1.0, "postgres": 1.0}
+    await until_up(sandbox_fleet, **everything)
+    before = await scrape(sandbox_fleet, "agentfleet_errors_total", "component")
+
+    await gate.shut()
+    await until_up(sandbox_fleet, **{**everything, "postgres": 0.0})
+    await gate.open()
+    await until_up(sandbox_fleet, **everything)
+
+    # LYNQ's gateway closed with a code discord.py does not resume: its client is down
+    # until the supervisor has started it again, a second later.
+    assert sandbox_fleet.discord.close_gateway("lynq", code=4004) == 1
+    await until_up(sandbox_fleet, discord=0.0)
+    await until_up(sandbox_fleet, **everything)
+
+    redis_server.stop()
+    await until_up(sandbox_fleet, redis=0.0)
+    redis_server.start()
+    await until_up(sandbox_fleet, **everything)
+
+    after = await scrape(sandbox_fleet, "agentfleet_errors_total", "component")
+    # Each outage counted once, however many checks saw it (Redis's consumers count their own).
+    assert after.get("postgres", 0) - before.get("postgres", 0) == 1
+    assert after.get("discord", 0) - before.get("discord", 0) == 1
+    assert after.get("redis", 0) - before.get("redis", 0) >= 1

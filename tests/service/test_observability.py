@@ -1,16 +1,19 @@
 """/health, /ready and /metrics over HTTP, and logs that never contain a secret."""
 
+import asyncio
 import json
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
+from agentfleet_runtime.observability import health
 from agentfleet_runtime.observability.health import CheckResult, HealthServer
 from agentfleet_runtime.observability.logs import REDACTED, configure_logging
-from agentfleet_runtime.observability.metrics import MESSAGES_RECEIVED
+from agentfleet_runtime.observability.metrics import MESSAGES_RECEIVED, REGISTRY
 from tests.fixtures.redis import RedisServer, free_port
 
 
@@ -49,6 +52,124 @@ async def test_endpoints_report_dependencies_by_name(redis_server: RedisServer) 
     finally:
         await server.stop()
         await redis.aclose()
+
+
+class PingCounter:
+    """A Redis readiness check that counts its rounds and how many ever ran at once."""
+
+    def __init__(self, redis: aioredis.Redis, seconds: float = 0.0) -> None:
+        self.redis = redis
+        self.seconds = seconds
+        self.rounds = 0
+        self.running = 0
+        self.most_at_once = 0
+
+    async def __call__(self) -> CheckResult:
+        self.rounds += 1
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            await self.redis.ping()
+            await asyncio.sleep(self.seconds)  # a Redis slower than the checks' interval
+            return CheckResult(True, "ping ok")
+        finally:
+            self.running -= 1
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_server.url, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def scrape(server: HealthServer, times: int) -> None:
+    """GET /metrics ``times`` times, five at once, as several Prometheus servers might."""
+    url = f"http://127.0.0.1:{server.port}/metrics"
+
+    async def one(http: aiohttp.ClientSession) -> None:
+        async with http.get(url) as response:
+            assert response.status == 200
+
+    async with aiohttp.ClientSession() as http:
+        for _ in range(0, times, 5):
+            await asyncio.gather(*(one(http) for _ in range(5)))
+
+
+def redis_up() -> float | None:
+    return REGISTRY.get_sample_value("agentfleet_dependency_up", {"dependency": "redis"})
+
+
+async def test_dependency_checks_run_by_themselves_and_follow_redis_without_ready(
+    redis: aioredis.Redis, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a single host nothing calls /ready: the gauge the alerts read must move anyway.
+    monkeypatch.setattr(health, "DEPENDENCY_CHECK_INTERVAL", 0.1)
+    check = PingCounter(redis)
+    server = HealthServer(free_port(), "all-in-one", host="127.0.0.1")
+    server.add_check("redis", check)
+    await server.start()
+    errors = ("agentfleet_errors_total", {"component": "redis"})
+    try:
+        async with asyncio.timeout(10):
+            while check.rounds < 3 or redis_up() != 1.0:
+                await asyncio.sleep(0.05)
+            before = REGISTRY.get_sample_value(*errors) or 0.0
+            redis_server.stop()
+            while redis_up() != 0.0:
+                await asyncio.sleep(0.05)
+            down_since = check.rounds
+            redis_server.start()
+            while redis_up() != 1.0:
+                await asyncio.sleep(0.05)
+    finally:
+        await server.stop()
+    assert check.rounds > down_since  # still checking on its own after the outage
+    # The outage counts once in the errors, however many rounds saw it.
+    assert (REGISTRY.get_sample_value(*errors) or 0.0) - before == 1
+
+
+async def test_a_scrape_checks_at_most_once_per_interval(
+    redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(health, "DEPENDENCY_CHECK_INTERVAL", 3600.0)
+    check = PingCounter(redis)
+    server = HealthServer(free_port(), "all-in-one", host="127.0.0.1")
+    server.add_check("redis", check)
+    await server.start()
+    try:
+        async with asyncio.timeout(10):
+            while check.rounds < 1:
+                await asyncio.sleep(0.05)
+        await scrape(server, 20)
+        assert check.rounds == 1  # the round at start; twenty scrapes added none
+        assert redis_up() == 1.0
+        base = f"http://127.0.0.1:{server.port}"
+        async with aiohttp.ClientSession() as http, http.get(base + "/ready") as response:
+            assert response.status == 200
+        assert check.rounds == 2  # /ready checks afresh, as a kubelet expects
+    finally:
+        await server.stop()
+
+
+async def test_rounds_of_checks_never_overlap_even_when_slower_than_their_interval(
+    redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stuck dependency must not pile up checks, from the timer or from scrapes.
+    monkeypatch.setattr(health, "DEPENDENCY_CHECK_INTERVAL", 0.05)
+    check = PingCounter(redis, seconds=0.3)
+    server = HealthServer(free_port(), "all-in-one", host="127.0.0.1")
+    server.add_check("redis", check)
+    await server.start()
+    try:
+        async with asyncio.timeout(10):
+            while check.rounds < 4:
+                await scrape(server, 5)
+    finally:
+        await server.stop()
+    assert check.most_at_once == 1
 
 
 def test_secrets_never_reach_the_log_file_or_stdout(tmp_path: Path, capsys: object) -> None:
