@@ -3,7 +3,6 @@
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -76,15 +75,6 @@ class PingCounter:
             self.running -= 1
 
 
-@pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url, socket_timeout=1, socket_connect_timeout=1)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
 async def scrape(server: HealthServer, times: int) -> None:
     """GET /metrics ``times`` times, five at once, as several Prometheus servers might."""
     url = f"http://127.0.0.1:{server.port}/metrics"
@@ -103,11 +93,11 @@ def redis_up() -> float | None:
 
 
 async def test_dependency_checks_run_by_themselves_and_follow_redis_without_ready(
-    redis: aioredis.Redis, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+    redis_client: aioredis.Redis, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # On a single host nothing calls /ready: the gauge the alerts read must move anyway.
     monkeypatch.setattr(health, "DEPENDENCY_CHECK_INTERVAL", 0.1)
-    check = PingCounter(redis)
+    check = PingCounter(redis_client)
     server = HealthServer(free_port(), "all-in-one", host="127.0.0.1")
     server.add_check("redis", check)
     await server.start()
@@ -132,10 +122,10 @@ async def test_dependency_checks_run_by_themselves_and_follow_redis_without_read
 
 
 async def test_a_scrape_checks_at_most_once_per_interval(
-    redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+    redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(health, "DEPENDENCY_CHECK_INTERVAL", 3600.0)
-    check = PingCounter(redis)
+    check = PingCounter(redis_client)
     server = HealthServer(free_port(), "all-in-one", host="127.0.0.1")
     server.add_check("redis", check)
     await server.start()
@@ -155,11 +145,11 @@ async def test_a_scrape_checks_at_most_once_per_interval(
 
 
 async def test_rounds_of_checks_never_overlap_even_when_slower_than_their_interval(
-    redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+    redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A stuck dependency must not pile up checks, from the timer or from scrapes.
     monkeypatch.setattr(health, "DEPENDENCY_CHECK_INTERVAL", 0.05)
-    check = PingCounter(redis, seconds=0.3)
+    check = PingCounter(redis_client, seconds=0.3)
     server = HealthServer(free_port(), "all-in-one", host="127.0.0.1")
     server.add_check("redis", check)
     await server.start()
