@@ -2,7 +2,8 @@
 
 Expressions are parsed by a real PromQL parser, so a name is what Prometheus would look up
 (not a label, a function or a word in a string), and a query that does not parse fails here
-rather than as an empty Grafana panel.
+rather than as an empty Grafana panel. The same parser finds what an alert watches when
+nothing is wrong (:func:`inner_series`).
 """
 
 from __future__ import annotations
@@ -34,12 +35,24 @@ _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _LABEL_VALUES = re.compile(r"^label_values\((?P<selector>.+),\s*\w+\)$")
 
 
+#: PromQL's comparison operators: without ``bool`` they filter, keeping only the series
+#: for which the comparison holds.
+COMPARISONS = frozenset({"==", "!=", ">", "<", ">=", "<="})
+
+
 @dataclass(frozen=True)
 class Query:
     """One PromQL expression and where it comes from (for a readable failure)."""
 
     where: str
     expr: str
+    alert: bool = False
+    """An alert's expression: empty while nothing is wrong (see :attr:`probe`)."""
+
+    @property
+    def probe(self) -> str:
+        """What must return data once the series it reads exist: an alert's inner series."""
+        return inner_series(self.expr) if self.alert else self.expr
 
 
 def rule_groups() -> list[dict[str, Any]]:
@@ -63,8 +76,13 @@ def recorded_names() -> set[str]:
 
 
 def rule_queries() -> list[Query]:
-    """Every rule's expression."""
-    return [Query(rule.get("alert") or rule["record"], rule["expr"]) for rule in rules()]
+    """Every rule's expression, named so that each is told apart (an alert may have several)."""
+    return [
+        Query(f"alert {rule['alert']} ({rule['labels']['severity']})", rule["expr"], alert=True)
+        if "alert" in rule
+        else Query(f"record {rule['record']}", rule["expr"])
+        for rule in rules()
+    ]
 
 
 def dashboard(path: Path) -> dict[str, Any]:
@@ -84,7 +102,10 @@ def dashboard_queries(path: Path) -> list[Query]:
     """Every panel target's expression and every query variable's selector, as PromQL."""
     model = dashboard(path)
     queries = [
-        Query(f"{path.name}: panel {panel['title']!r}", _as_promql(target["expr"]))
+        Query(
+            f"{path.name}: panel {panel['title']!r}, query {target['refId']}",
+            _as_promql(target["expr"]),
+        )
         for panel in panels(model)
         for target in panel.get("targets", [])
     ]
@@ -129,3 +150,45 @@ def _selector_name(selector: promql_parser.VectorSelector, expr: str) -> str:
     ]
     assert by_name, f"a selector without a fixed metric name cannot be checked: {expr}"
     return str(by_name[0].value)
+
+
+def inner_series(expr: str) -> str:
+    """``expr`` with every filtering comparison against a constant replaced by its series.
+
+    An alert's expression returns nothing while nothing is wrong (``up == 0`` on a healthy
+    target), which cannot tell a quiet alert from one that reads a series nobody serves.
+    What it compares can: ``x > 0.1`` becomes ``x``, ``time() - t > 26 * 3600`` becomes
+    ``time() - t``, and ``a > 1 and on (job) b`` becomes ``a and on (job) b``, so the
+    series each side of ``and`` keeps must exist together, as they must for the alert to
+    fire. Only comparisons whose other side reads no series are dropped; a comparison of
+    two vectors, or one with ``bool`` (which already returns every series), is kept as
+    written, and an expression with nothing to drop is returned unchanged.
+    """
+
+    def drop_comparison(node: promql_parser.Expr) -> promql_parser.Expr | None:
+        if not (
+            isinstance(node, promql_parser.BinaryExpr)
+            and str(node.op) in COMPARISONS
+            and not (node.modifier is not None and node.modifier.return_bool)
+        ):
+            return None
+        left, right = _reads_series(node.lhs), _reads_series(node.rhs)
+        if left == right:
+            return None  # two vectors (or two constants): no side is "the" series
+        return node.lhs if left else node.rhs
+
+    inner = str(promql_parser.transform(promql_parser.parse(expr), post_visit=drop_comparison))
+    promql_parser.parse(inner)  # what was rendered is PromQL again
+    return inner
+
+
+def _reads_series(node: promql_parser.Expr) -> bool:
+    found: list[promql_parser.Expr] = []
+
+    def visit(child: promql_parser.Expr) -> bool:
+        if isinstance(child, promql_parser.VectorSelector | promql_parser.MatrixSelector):
+            found.append(child)
+        return True
+
+    promql_parser.walk(node, visit)
+    return bool(found)

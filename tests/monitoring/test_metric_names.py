@@ -25,6 +25,7 @@ from tests.monitoring.promql import (
     DASHBOARDS,
     Query,
     dashboard_queries,
+    inner_series,
     metric_names,
     recorded_names,
     rule_queries,
@@ -121,3 +122,14 @@ def test_a_misspelt_metric_is_caught() -> None:
     assert unknown_names([query], {"agentfleet_replies_total"}) == [
         "example: agentfleet_replies_totl"
     ]
+
+
+def test_an_alert_is_probed_through_the_series_it_compares() -> None:
+    # A quiet alert returns nothing; what it compares must exist for it ever to fire.
+    assert Query("a", 'up{job="x"} == 0', alert=True).probe == 'up{job="x"}'
+    assert inner_series("time() - last_success > 26 * 3600") == "time() - last_success{}"
+    assert inner_series("a > 0.1 and on (job) b") == "a{} and on (job) b{}"
+    # Kept as written: a comparison of two series, one with bool, and a recording rule.
+    assert inner_series("a > b") == "a{} > b{}"
+    assert inner_series("a > bool 1") == "a{} > bool 1"
+    assert Query("r", "a > 1").probe == "a > 1"
