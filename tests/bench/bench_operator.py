@@ -2,9 +2,10 @@
 
 Run: ``.venv/bin/python -m tests.bench.bench_operator [--fleets 1,100,1000] [--quick]``
 
-For each size, a fresh local control plane (``scripts/cluster.sh``, with the controller
+For each size, two fresh local control planes (``scripts/cluster.sh``, with the controller
 manager's and scheduler's client rates raised so that the control plane, not their
-throttling, is measured) runs two things in turn:
+throttling, is measured), each holding the same unrelated objects and namespaces, run one
+of two things, so neither runs beside the other's Pods:
 
 * **the floor**: the children the operator would render for N fleets (13 objects each,
   owner references dropped), written with one ``kubectl apply -f`` into namespaces of
@@ -14,6 +15,8 @@ throttling, is measured) runs two things in turn:
   ``kubectl apply -f`` of N AgentFleets. Measured: all children created, every fleet
   Ready, and for each fleet the lag between its last workload becoming ready and its
   Ready condition, while the resync (set short here, 30 s) runs through every fleet.
+
+Both print the CPU seconds the control plane (and the operator) used until ready.
 
 Then, with every fleet Ready: the writes and reads of a no-op resync pass, a restart
 (writes, time, peak RSS), and API requests per minute at rest. ``--noise`` unrelated
@@ -144,7 +147,7 @@ class Watcher:
                         version = body["metadata"].get("resourceVersion", version)
                         if event["type"] in ("ADDED", "MODIFIED"):
                             self._record(kind, body)
-            except (TimeoutError, aiohttp.ClientError, json.JSONDecodeError):
+            except (TimeoutError, OSError, aiohttp.ClientError, json.JSONDecodeError):
                 await asyncio.sleep(0.5)
 
     def _record(self, kind: str, body: dict[str, Any]) -> None:
