@@ -173,7 +173,7 @@ class Humans:
         message = self.world.messages.get(message_id)
         if message is None:
             raise KeyError(f"unknown message {message_id}")
-        app = self.world.users.get(message.webhook_id or message.author.id, message.author)
+        app = message.author  # an interaction's answer, too, is authored by its app
         component = layout.find(message.components, custom_id)
         if component is None or not app.bot:
             raise CommandLineError(f"message {message_id} has no button or select {custom_id!r}")
