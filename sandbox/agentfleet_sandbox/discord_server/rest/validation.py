@@ -36,6 +36,8 @@ class FieldNotes:
 
     A bot using a part of Discord the sandbox does not model still gets its answer, and
     whoever reads the server's log learns which part of its request the answer ignored.
+    A field left at nothing (null, false, empty) asks for nothing, so it is not noted:
+    discord.py sends ``"tts": false`` with every message.
     """
 
     def __init__(self) -> None:
@@ -46,8 +48,10 @@ class FieldNotes:
     ) -> None:
         """Log each field of ``body`` outside ``modelled`` not yet noted for this route."""
         route = route_of(request)
-        for name in body:
-            if name in modelled or (route, name) in self._noted:
+        for name, value in body.items():
+            if name in modelled or value in (None, False, "", [], {}):
+                continue
+            if (route, name) in self._noted:
                 continue
             self._noted.add((route, name))
             SERVER_LOG.warning(
