@@ -41,7 +41,7 @@ from ..world import (
     User,
     World,
 )
-from .rich import Shown, read_edit, read_new
+from .rich import MESSAGE_BODY_FIELDS, Shown, read_edit, read_new
 from .validation import FieldNotes, caller, read_body
 
 CALLBACK_MESSAGE: Final = 4
@@ -68,16 +68,11 @@ MAX_CHOICES: Final = 25
 MAX_CHOICE_NAME: Final = 100
 #: What a callback's ``data`` may say that the server acts on, by callback type.
 MODELLED_DATA: Final[Mapping[int, frozenset[str]]] = {
-    CALLBACK_MESSAGE: frozenset(
-        {"content", "embeds", "components", "flags", "allowed_mentions", "attachments"}
-    ),
+    CALLBACK_MESSAGE: MESSAGE_BODY_FIELDS,
     CALLBACK_DEFERRED_MESSAGE: frozenset({"flags"}),
-    CALLBACK_UPDATE: frozenset(
-        {"content", "embeds", "components", "flags", "allowed_mentions", "attachments"}
-    ),
+    CALLBACK_UPDATE: MESSAGE_BODY_FIELDS,
     CALLBACK_AUTOCOMPLETE: frozenset({"choices"}),
 }
-MODELLED_WEBHOOK_FIELDS: Final = MODELLED_DATA[CALLBACK_MESSAGE]
 
 
 class InteractionRoutes:
@@ -236,7 +231,7 @@ class InteractionRoutes:
         if not interaction.acknowledged:
             raise ApiError(404, 10015, "Unknown Webhook")
         body = await read_body(request)
-        self.notes.note(request, body, MODELLED_WEBHOOK_FIELDS)
+        self.notes.note(request, body, MESSAGE_BODY_FIELDS)
         shown = read_new(body, other_parts=bool(body.get("attachments")))
         message = self.world.add_message(
             channel_id=interaction.channel_id,
@@ -277,7 +272,7 @@ class InteractionRoutes:
         interaction = self._interaction_for(request)
         message = self._webhook_message(request, interaction)
         body = await read_body(request)
-        self.notes.note(request, body, MODELLED_WEBHOOK_FIELDS)
+        self.notes.note(request, body, MESSAGE_BODY_FIELDS)
         # A deferred answer is empty until this edit fills it: check the result as a send.
         read_edit(body, message, other_parts=bool(body.get("attachments"))).apply(message)
         # Editing a deferred answer is how the app delivers it: the "thinking" state ends.

@@ -26,7 +26,7 @@ from ..world import (
     User,
     World,
 )
-from .rich import read_edit, read_new
+from .rich import MESSAGE_BODY_FIELDS, read_edit, read_new
 from .validation import (
     MAX_NONCE,
     FieldNotes,
@@ -38,23 +38,7 @@ from .validation import (
 )
 
 #: What a send's body may say that the server acts on; anything else is noted in the log.
-MODELLED_SEND_FIELDS: Final = frozenset(
-    {
-        "content",
-        "embeds",
-        "components",
-        "flags",
-        "nonce",
-        "enforce_nonce",
-        "message_reference",
-        "allowed_mentions",
-        "attachments",
-    }
-)
-#: What an edit's body may say that the server acts on.
-MODELLED_EDIT_FIELDS: Final = frozenset(
-    {"content", "embeds", "components", "flags", "allowed_mentions", "attachments"}
-)
+MODELLED_SEND_FIELDS: Final = MESSAGE_BODY_FIELDS | {"nonce", "enforce_nonce", "message_reference"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +147,7 @@ class MessageRoutes:
         if message.author.id != bot.id:
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
         body = await read_body(request)
-        self.notes.note(request, body, MODELLED_EDIT_FIELDS)
+        self.notes.note(request, body, MESSAGE_BODY_FIELDS)
         read_edit(body, message, other_parts=bool(body.get("attachments"))).apply(message)
         message.edited_at = time.time()
         self.fanout.message_updated(message)

@@ -50,6 +50,11 @@ MAX_BUTTON_LABEL: Final = 80
 MAX_SELECT_OPTIONS: Final = 25
 MAX_SECTION_TEXTS: Final = 3
 
+#: The fields of a message body the server acts on, in a send, an edit or an interaction's
+#: answer; a request's other fields are noted in the log as not modelled.
+MESSAGE_BODY_FIELDS: Final = frozenset(
+    {"content", "embeds", "components", "flags", "allowed_mentions", "attachments"}
+)
 #: Flags a sender may set; Discord sets the others itself.
 SENDABLE_FLAGS: Final = FLAG_SUPPRESS_EMBEDS | FLAG_SUPPRESS_NOTIFICATIONS | FLAG_COMPONENTS_V2
 #: What may sit at the top of a components-v2 message, and inside a container.
