@@ -147,19 +147,27 @@ class Fanout:
             "typing", {"channel_id": str(channel_id), "user": bot.key, "name": bot.name, "at": at}
         )
 
-    def thread_created(self, thread: Channel) -> None:
-        """A thread was opened: THREAD_CREATE to the sessions that can see it."""
-        data = {**self.world.channel_payload(thread), "newly_created": True}
+    def thread_created(self, thread: Channel, *, added: User | None = None) -> None:
+        """A thread was opened: THREAD_CREATE to the sessions that can see it.
+
+        ``added`` is a user just added to a thread it could not see: only it hears of the
+        thread then, without ``newly_created`` (discord.py reports it as a thread join).
+        """
+        data = self.world.channel_payload(thread)
+        if added is None:
+            data["newly_created"] = True
         self.gateway.dispatch_all(
             "THREAD_CREATE",
             lambda s: (
                 data
                 if s.has_intent(INTENT_GUILDS)
+                and (added is None or s.user.id == added.id)
                 and self.world.permissions(s.user, thread.id) & VIEW_CHANNEL
                 else None
             ),
         )
-        self._publish("thread", channel_json(thread))
+        if added is None:
+            self._publish("thread", channel_json(thread))
 
     def interaction_changed(self, interaction: Interaction) -> None:
         """An interaction was created, answered or expired: refresh it on the page."""

@@ -14,7 +14,7 @@ T = TypeVar("T")
 
 
 class Observer(Recorder):
-    """A reader that also keeps every edit and every new thread the gateway reports.
+    """A reader that also keeps every edit and every thread the gateway announces to it.
 
     Edits are kept as discord.py builds them from MESSAGE_UPDATE, so a test reads embeds
     and components exactly as a bot's ``on_raw_message_edit`` would.
@@ -33,6 +33,10 @@ class Observer(Recorder):
     async def on_thread_create(self, thread: discord.Thread) -> None:
         self.threads.append(thread)
         self._changed.set()
+
+    async def on_thread_join(self, thread: discord.Thread) -> None:
+        # A thread one is added to arrives as a join, not a creation.
+        await self.on_thread_create(thread)
 
     async def until(self, found: Callable[[], T | None], timeout: float = 5.0) -> T:
         """Wait until ``found()`` returns something (an edit or thread seen); return it."""

@@ -117,5 +117,18 @@ async def test_threads_without_a_message_public_for_all_private_for_members(
     assert "少し相談" in heard.content
     assert all(m.channel.id != private.id for m in observer.seen)
     assert [t.id for t in observer.threads] == [public.id]
+
+    # Added by a member, Reception learns of the private thread and hears what follows.
+    await private.add_user(discord.Object(id=discord_server.user_id("reception")))
+    joined = await observer.until(
+        lambda: next((t for t in observer.threads if t.id == private.id), None)
+    )
+    assert joined.is_private() and joined.name == "相談"
+    later = await private.send("Reception も加わった")
+    assert (await observer.next_message(lambda m: m.id == later.id)).channel.id == private.id
     guild = observer.get_guild(discord_server.guild_id)
-    assert guild is not None and guild.get_thread(public.id) is not None
+    assert guild is not None
+    own_view = guild.get_thread(public.id)
+    assert own_view is not None
+    await own_view.join()  # a bot joining a public thread it sees: accepted
+    assert discord_server.user_id("reception") in discord_server.world.thread_members[public.id]

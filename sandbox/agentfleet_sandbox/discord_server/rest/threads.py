@@ -1,9 +1,10 @@
 """Threads: a conversation branched off a text channel, from a message or on its own.
 
-``message.create_thread`` and ``channel.create_thread`` land here. A thread is a channel
-of its own (messages are sent to its id as to any channel) that takes its parent's
-permissions; one started from a message has that message's id, as on Discord. Creating
-one sends THREAD_CREATE to the bots that can see it.
+``message.create_thread`` and ``channel.create_thread`` land here, and ``thread.join``,
+``thread.add_user`` and ``thread.leave``. A thread is a channel of its own (messages are
+sent to its id as to any channel) that takes its parent's permissions; one started from a
+message has that message's id, as on Discord. Creating one sends THREAD_CREATE to the bots
+that can see it; a bot added to a private thread gets THREAD_CREATE then, as on Discord.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..world import (
     CHANNEL_PUBLIC_THREAD,
     CREATE_PRIVATE_THREADS,
     CREATE_PUBLIC_THREADS,
+    VIEW_CHANNEL,
     Channel,
     World,
 )
@@ -52,6 +54,8 @@ class ThreadRoutes:
         channel = f"{prefix}/channels/{{channel_id}}"
         router.add_post(f"{channel}/messages/{{message_id}}/threads", self._from_message)
         router.add_post(f"{channel}/threads", self._without_message)
+        router.add_put(f"{channel}/thread-members/{{user_id}}", self._add_member)
+        router.add_delete(f"{channel}/thread-members/@me", self._leave)
 
     async def _from_message(self, request: web.Request) -> web.Response:
         bot = caller(self.world, request)
@@ -97,6 +101,35 @@ class ThreadRoutes:
         )
         self.fanout.thread_created(thread)
         return json_response(self.world.channel_payload(thread), status=201)
+
+    async def _add_member(self, request: web.Request) -> web.Response:
+        """Join the thread (``@me``) or add a user; only who sees the thread may do either."""
+        bot = caller(self.world, request)
+        thread = self._thread(request)
+        require_permission(self.world, bot, thread.id, VIEW_CHANNEL)
+        ref = request.match_info["user_id"]
+        try:
+            member = bot if ref == "@me" else self.world.resolve_user(ref)
+        except KeyError:
+            raise ApiError(404, 10013, "Unknown User") from None
+        could_see = self.world.permissions(member, thread.id) & VIEW_CHANNEL
+        self.world.thread_members[thread.id].add(member.id)
+        if not could_see:
+            self.fanout.thread_created(thread, added=member)
+        return web.Response(status=204)
+
+    async def _leave(self, request: web.Request) -> web.Response:
+        bot = caller(self.world, request)
+        thread = self._thread(request)
+        self.world.thread_members[thread.id].discard(bot.id)
+        return web.Response(status=204)
+
+    def _thread(self, request: web.Request) -> Channel:
+        """Return the path's channel if it is a thread."""
+        channel = self.world.channels[channel_id(self.world, request)]
+        if channel.thread is None:
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        return channel
 
     def _parent(self, request: web.Request) -> Channel:
         """Return the path's channel if threads can hang off it (a guild text channel)."""
