@@ -130,5 +130,8 @@ async def test_threads_without_a_message_public_for_all_private_for_members(
     assert guild is not None
     own_view = guild.get_thread(public.id)
     assert own_view is not None
+    members = discord_server.world.thread_members[public.id]
     await own_view.join()  # a bot joining a public thread it sees: accepted
-    assert discord_server.user_id("reception") in discord_server.world.thread_members[public.id]
+    assert discord_server.user_id("reception") in members
+    await own_view.leave()
+    assert discord_server.user_id("reception") not in members
