@@ -1,8 +1,8 @@
 """The sandbox page as a person uses it: headless Chromium, a message typed, a reply seen,
 the fleet panel beside the chat (phase, tasks, Gemini budget) and its "run the 06:00
 pipeline now" button, whose Daily Report then appears in the chat; and what bots send
-besides text (embeds, components-v2 layouts, buttons a person clicks, threads) as the
-page shows it.
+besides text (embeds, components-v2 layouts, buttons a person clicks, threads, DMs) as
+the page shows it.
 
 Debian's chromium and chromium-driver are driven through selenium with an explicit driver
 path, so Selenium Manager never looks for (or downloads) a browser. Selenium's calls block:
@@ -401,6 +401,16 @@ class Summary(discord.ui.LayoutView):
         )
 
 
+def send_direct(driver: WebDriver, bot: str, text: str) -> None:
+    """Type a direct message to ``bot`` in the page's DM section, as the chosen person."""
+    Select(driver.find_element(By.ID, "dm-bot")).select_by_value(bot)
+    section = driver.find_element(By.ID, "direct-messages")
+    box = section.find_element(By.CSS_SELECTOR, "form input[type=text]")
+    box.send_keys(text)
+    section.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(driver, 5).until(lambda _: box.get_attribute("value") == "")
+
+
 def rich_view(driver: WebDriver, message_id: int) -> dict[str, object]:
     """What the page shows of a message: reply preview, body, embed parts, v2 text, buttons."""
     node = driver.find_element(By.ID, f"m{message_id}")
@@ -412,7 +422,7 @@ def rich_view(driver: WebDriver, message_id: int) -> dict[str, object]:
     return {
         "ref": texts(".ref"),
         "body": texts(".body"),
-        "tags": texts(".thread-tag"),
+        "tags": texts(".where-tag"),
         "embed": texts(".embed-title, .embed-description, .embed-field-name, .embed-field-value"),
         "embed_colour": embeds[0].value_of_css_property("border-left-color") if embeds else None,
         "v2": texts(".text-display"),
@@ -420,7 +430,7 @@ def rich_view(driver: WebDriver, message_id: int) -> dict[str, object]:
     }
 
 
-async def test_the_page_shows_embeds_v2_text_threads_buttons_and_mentions_as_names(
+async def test_the_page_shows_embeds_v2_text_threads_buttons_dms_and_mentions_as_names(
     discord_server: DiscordServer, start_client: StartClient, browser: WebDriver
 ) -> None:
     spectra = await start_client(Recorder(), "spectra")
@@ -465,6 +475,18 @@ async def test_the_page_shows_embeds_v2_text_threads_buttons_and_mentions_as_nam
 
         await asyncio.to_thread(settle.until, updated)
         assert (await asyncio.to_thread(rich_view, browser, report.id))["buttons"] == []
+
+        # A DM typed in the page reaches the bot alone; its answer shows beside it.
+        await asyncio.to_thread(send_direct, browser, "spectra", "こっそり相談")
+        whisper = await spectra.next_message(lambda m: isinstance(m.channel, discord.DMChannel))
+        assert whisper.content == "こっそり相談" and whisper.author.id == alice
+        answer = await whisper.channel.send("どうしました？")
+        await asyncio.to_thread(settle.until, lambda d: d.find_elements(By.ID, f"m{answer.id}"))
+        answer_view = await asyncio.to_thread(rich_view, browser, answer.id)
+        assert (answer_view["tags"], answer_view["body"]) == (
+            ["✉ alice ↔ SPECTRA ›"],
+            ["どうしました？"],
+        )
     finally:
         saved = await keep_screenshot(browser, "sandbox-rich.png")
     assert saved

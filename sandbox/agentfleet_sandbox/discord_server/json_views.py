@@ -58,6 +58,7 @@ def message_json(world: World, message: Message) -> dict[str, Any]:
         "components": payload["components"],
         "attachments": payload["attachments"],
         "thread_id": payload["thread"]["id"] if "thread" in payload else None,
+        "direct": [u.name for u in channel.direct] if channel.direct else None,
     }
 
 
