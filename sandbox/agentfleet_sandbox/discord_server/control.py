@@ -15,7 +15,7 @@ from aiohttp import web
 
 from .commands import CommandLineError
 from .faults import DEFAULT_ROUTE
-from .json_views import interaction_json, message_json
+from .json_views import channel_json, interaction_json, message_json
 from .responses import ApiError, json_response
 from .rest.validation import MAX_CONTENT
 
@@ -39,6 +39,7 @@ class ControlApi:
         router.add_get(f"{c}/messages", self._messages)
         router.add_get(f"{c}/channels/{{channel}}/messages", self._channel_messages)
         router.add_post(f"{c}/channels/{{channel}}/messages", self._post)
+        router.add_post(f"{c}/direct-messages", self._post_direct)
         router.add_post(f"{c}/interactions", self._invoke)
         router.add_get(f"{c}/interactions/{{interaction_id}}", self._interaction)
         router.add_get(f"{c}/commands", self._commands)
@@ -62,10 +63,7 @@ class ControlApi:
             {
                 "guild_id": str(self.world.guild_id),
                 "guild_name": self.world.guild_name,
-                "channels": [
-                    {"id": str(c.id), "name": c.name, "position": c.position}
-                    for c in self.world.channels.values()
-                ],
+                "channels": [channel_json(c) for c in self.world.channels.values()],
                 "users": [
                     {
                         "id": str(u.id),
@@ -136,11 +134,7 @@ class ControlApi:
     async def _post(self, request: web.Request) -> web.Response:
         cid = self._channel(request)
         body = await _body(request)
-        content = str(body.get("content") or "")
-        if not content.strip():
-            raise ApiError(400, 50006, "Cannot send an empty message")
-        if len(content) > MAX_CONTENT:
-            raise ApiError(400, 50035, f"content must be {MAX_CONTENT} or fewer characters")
+        content = _content(body)
         reply_to = body.get("reply_to")
         try:
             message = await self.server.post_as_human(
@@ -154,17 +148,50 @@ class ControlApi:
             raise ApiError(400, 0, str(exc.args[0] if exc.args else exc)) from None
         return json_response(message_json(self.world, message))
 
-    async def _invoke(self, request: web.Request) -> web.Response:
+    async def _post_direct(self, request: web.Request) -> web.Response:
         body = await _body(request)
+        content = _content(body)
         try:
-            interaction = await self.server.invoke_command(
-                str(body.get("channel") or body.get("channel_id") or "command_center"),
-                body.get("command"),
-                user=str(body.get("user") or next(iter(self.world.humans))),
-                name=body.get("name"),
-                options=body.get("options"),
+            message = await self.server.post_direct(
+                content,
+                author=str(body.get("author") or next(iter(self.world.humans))),
+                bot=str(body.get("bot")),
             )
-        except (CommandLineError, KeyError) as exc:
+        except (KeyError, ValueError) as exc:
+            raise ApiError(400, 0, str(exc.args[0] if exc.args else exc)) from None
+        return json_response(message_json(self.world, message))
+
+    async def _invoke(self, request: web.Request) -> web.Response:
+        """A person using an app: a button click, autocomplete, or a slash command."""
+        body = await _body(request)
+        user = str(body.get("user") or next(iter(self.world.humans)))
+        channel = str(body.get("channel") or body.get("channel_id") or "command_center")
+        try:
+            if body.get("custom_id") is not None:
+                interaction = await self.server.use_component(
+                    int(body.get("message_id") or 0),
+                    str(body["custom_id"]),
+                    user=user,
+                    values=[str(v) for v in body.get("values") or []],
+                )
+            elif body.get("focused") is not None:
+                interaction = await self.server.autocomplete(
+                    channel,
+                    body.get("command"),
+                    focused=str(body["focused"]),
+                    user=user,
+                    name=body.get("name"),
+                    options=body.get("options"),
+                )
+            else:
+                interaction = await self.server.invoke_command(
+                    channel,
+                    body.get("command"),
+                    user=user,
+                    name=body.get("name"),
+                    options=body.get("options"),
+                )
+        except (CommandLineError, KeyError, ValueError) as exc:
             raise ApiError(400, 0, str(exc.args[0] if exc.args else exc)) from None
         return json_response(interaction_json(self.world, interaction))
 
@@ -243,3 +270,13 @@ async def _body(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, 0, "body must be a JSON object")
     return data
+
+
+def _content(body: dict[str, Any]) -> str:
+    """Return a person's message text, refused as Discord's client refuses it."""
+    content = str(body.get("content") or "")
+    if not content.strip():
+        raise ApiError(400, 50006, "Cannot send an empty message")
+    if len(content) > MAX_CONTENT:
+        raise ApiError(400, 50035, f"content must be {MAX_CONTENT} or fewer characters")
+    return content

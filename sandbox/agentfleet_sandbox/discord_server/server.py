@@ -286,6 +286,46 @@ class DiscordServer:
             channel, command_line, user=user, name=name, options=options
         )
 
+    async def autocomplete(
+        self,
+        channel: str | int,
+        command_line: str | None = None,
+        *,
+        focused: str,
+        user: str = "alice",
+        name: str | None = None,
+        options: list[dict[str, Any]] | None = None,
+    ) -> Interaction:
+        """Type into option ``focused`` of a slash command: an autocomplete interaction.
+
+        ``command_line`` is what is typed so far (``/weather city:To``); the app's answer
+        is on the interaction's ``choices`` (see :meth:`wait_for_choices`).
+        """
+        return self.humans.autocomplete(
+            channel, command_line, user=user, focused=focused, name=name, options=options
+        )
+
+    async def wait_for_choices(
+        self,
+        interaction_id: int,
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> list[dict[str, Any]]:
+        """Wait for the app's autocomplete choices (callback type 8) and return them."""
+        interaction = self.world.interactions[interaction_id]
+        return await self.wait_for(lambda: interaction.choices, timeout)
+
+    async def use_component(
+        self,
+        message_id: int,
+        custom_id: str,
+        *,
+        user: str = "alice",
+        values: list[str] | None = None,
+    ) -> Interaction:
+        """Click button ``custom_id`` of a bot's message (or pick ``values`` in a select)."""
+        return self.humans.use_component(message_id, custom_id, user=user, values=values)
+
     # -- faults (see faults.py) --------------------------------------------------------
 
     def close_gateway(self, bot: str | None = None, code: int = 4000) -> int:
