@@ -13,12 +13,12 @@ fence, a mention or a heading cannot swallow or reshape the rest of the report.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
 
+from agentfleet_runtime.brain.messages import escape_markup
 from agentfleet_runtime.brain.speech import ActiveTask
 from agentfleet_runtime.contract import CHANNELS
 
@@ -87,15 +87,11 @@ class DailyReportData:
     progress: Sequence[ReportProgress] = ()
 
 
-#: Characters Discord reads as markup (emphasis, code, spoilers, quotes, mentions, links).
-_MARKUP: Final = re.compile(r"([\\`*_~|<>\[\]])")
-
-
 def _clip(text: str, limit: int = MAX_LINE_CHARS) -> str:
     """``text`` quoted as plain text: one line of at most ``limit`` characters, markup escaped."""
     one_line = " ".join(text.split())
     clipped = one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
-    return _MARKUP.sub(r"\\\1", clipped)
+    return escape_markup(clipped)
 
 
 def _channel_order(name: str) -> tuple[int, str]:

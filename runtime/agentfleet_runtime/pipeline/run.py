@@ -383,6 +383,7 @@ async def _read_day(deps: PipelineDeps, day: date) -> _Conversation:
         "human_messages": humans,
         "agent_messages": agents,
         "channel_counts": per_channel,
+        "shared": selection.shared(channel_names),
     }
     return _Conversation(selection, persona_ids, channel_names, tasks, stats)
 
