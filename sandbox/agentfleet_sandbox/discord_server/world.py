@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from .attachments import Attachment, FileUpload, content_type_for, image_size, safe_filename
+
 #: Discord's epoch (2015-01-01T00:00:00Z) in milliseconds; snowflakes count from it.
 DISCORD_EPOCH_MS: Final = 1_420_070_400_000
 
@@ -240,6 +242,7 @@ class Message:
     edited_at: float | None = None
     source: str = "rest"
     """``rest`` (a bot's send), ``human`` (control API), ``interaction`` or ``webhook``."""
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def created_at(self) -> float:
@@ -326,6 +329,10 @@ class World:
         self.roles: dict[int, str] = {}
         self.member_roles: dict[int, set[int]] = {}
         self.messages: dict[int, Message] = {}
+        self.attachments: dict[int, Attachment] = {}
+        """Uploaded files by id, served at their CDN-style URLs."""
+        self.cdn_base_url = ""
+        """Base of attachment URLs: the server's own address, known once it listens."""
         self.history: dict[int, list[Message]] = {cid: [] for cid in self.channels}
         self._by_nonce: dict[tuple[int, int, str], Message] = {}
         # app id → guild id (None = global) → command name → command object
@@ -634,6 +641,8 @@ class World:
             del payload["guild_id"], payload["member"]  # a DM belongs to no guild
         if message.nonce is not None:
             payload["nonce"] = message.nonce
+        if message.attachments:
+            payload["attachments"] = [a.payload(self.cdn_base_url) for a in message.attachments]
         if message.webhook_id is not None:
             payload["webhook_id"] = str(message.webhook_id)
             payload["application_id"] = str(message.webhook_id)
@@ -733,6 +742,7 @@ class World:
         webhook_id: int | None = None,
         interaction_id: int | None = None,
         source: str = "rest",
+        attachments: tuple[Attachment, ...] = (),
     ) -> Message:
         """Store a new message (no dispatch; the server fans it out)."""
         replied_author = None
@@ -759,6 +769,7 @@ class World:
             webhook_id=webhook_id,
             interaction_id=interaction_id,
             source=source,
+            attachments=attachments,
         )
         self.messages[message.id] = message
         self.history[channel_id].append(message)
@@ -766,9 +777,34 @@ class World:
             self._by_nonce[(message.author.id, channel_id, str(nonce))] = message
         return message
 
+    def add_attachments(
+        self, channel_id: int, uploads: Iterable[FileUpload]
+    ) -> tuple[Attachment, ...]:
+        """Store uploaded files for a message of ``channel_id``; they are served at once."""
+        return tuple(self._add_attachment(channel_id, upload) for upload in uploads)
+
+    def _add_attachment(self, channel_id: int, upload: FileUpload) -> Attachment:
+        name = safe_filename(upload.filename)
+        kind = content_type_for(name, upload.content_type)
+        size = image_size(kind, upload.data)
+        attachment = Attachment(
+            id=self.snowflakes.next(),
+            channel_id=channel_id,
+            filename=name,
+            content_type=kind,
+            data=upload.data,
+            description=upload.description,
+            width=size[0] if size else None,
+            height=size[1] if size else None,
+        )
+        self.attachments[attachment.id] = attachment
+        return attachment
+
     def remove_message(self, message: Message) -> None:
-        """Forget ``message`` (no dispatch; the server tells the clients)."""
+        """Forget ``message`` and its files (no dispatch; the server tells the clients)."""
         self.messages.pop(message.id, None)
+        for attachment in message.attachments:
+            self.attachments.pop(attachment.id, None)
         history = self.history[message.channel_id]
         if message in history:
             history.remove(message)

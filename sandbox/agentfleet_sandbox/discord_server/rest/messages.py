@@ -2,7 +2,8 @@
 
 Sending follows Discord's rules that bots rely on: replies through ``message_reference``
 (``fail_if_not_exists``), pings decided by ``allowed_mentions``, idempotent retries with
-``nonce`` + ``enforce_nonce``, the 2000-character limit. Every change is fanned out as
+``nonce`` + ``enforce_nonce``, the 2000-character limit, files as multipart uploads
+(:mod:`.uploads`). Every change is fanned out as
 the matching gateway event, so other bots see it as they would on Discord.
 """
 
@@ -26,6 +27,7 @@ from ..world import (
     User,
     World,
 )
+from .uploads import read_message_form
 from .validation import (
     MAX_NONCE,
     caller,
@@ -78,10 +80,15 @@ class MessageRoutes:
         bot = caller(self.world, request)
         cid = channel_id(self.world, request)
         require_permission(self.world, bot, cid, SEND_MESSAGES)
-        body = await read_body(request)
+        body, uploads = await read_message_form(request)
         content = str(body.get("content") or "")
         check_content(content)
-        if not content.strip() and not body.get("embeds") and not body.get("sticker_ids"):
+        if (
+            not content.strip()
+            and not body.get("embeds")
+            and not body.get("sticker_ids")
+            and not uploads
+        ):
             raise ApiError(400, 50006, "Cannot send an empty message")
         nonce = _nonce(body)
         if nonce is not None and body.get("enforce_nonce"):
@@ -103,6 +110,7 @@ class MessageRoutes:
             nonce=nonce,
             allowed_mentions=allowed if isinstance(allowed, dict) else None,
             flags=int(body.get("flags") or 0) & ~FLAG_EPHEMERAL,
+            attachments=self.world.add_attachments(cid, uploads),
         )
         self.fanout.message_created(message)
         return json_response(self.world.message_payload(message))
