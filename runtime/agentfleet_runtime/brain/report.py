@@ -29,6 +29,7 @@ MAX_LINE_CHARS: Final = 90
 TOP_MEMORIES: Final = 5
 MAX_PROGRESS_ITEMS: Final = 8
 MAX_TASKS: Final = 6
+MAX_SHARED: Final = 6
 
 EMPTY_DAY: Final = "昨日は会話がなかった。"
 REPORT_JOB_PREFIX: Final = "report:"
@@ -71,6 +72,16 @@ class ReportProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedFile:
+    """An image or file someone attached that day: where, by whom, and its label."""
+
+    channel: str
+    author: str
+    label: str
+    """``[画像: cat.png]`` or ``[ファイル: notes.md]``: the name and kind, never the bytes."""
+
+
+@dataclass(frozen=True, slots=True)
 class DailyReportData:
     """Everything the report says about one conversation date."""
 
@@ -85,6 +96,8 @@ class DailyReportData:
     memories_stored: int = 0
     progress_summary: str | None = None
     progress: Sequence[ReportProgress] = ()
+    shared: Sequence[SharedFile] = ()
+    """Images and files people attached, oldest first."""
 
 
 def _clip(text: str, limit: int = MAX_LINE_CHARS) -> str:
@@ -101,25 +114,30 @@ def _channel_order(name: str) -> tuple[int, str]:
 def daily_report(data: DailyReportData) -> str:
     """The report's text, in SPECTRA's voice, at most :data:`MAX_REPORT_CHARS` characters.
 
-    When everything does not fit one Discord message, progress items go first, then the
-    least important memories, then tasks: counts and the top memory always stay.
+    When everything does not fit one Discord message, shared files go first, then progress
+    items, then the least important memories, then tasks: counts and the top memory always
+    stay.
     """
-    progress, memories, tasks = MAX_PROGRESS_ITEMS, TOP_MEMORIES, MAX_TASKS
-    text = _render(data, tasks, memories, progress)
-    while len(text) > MAX_REPORT_CHARS and (progress or memories > 1 or tasks > 1):
-        if progress:
+    shared, progress, memories, tasks = MAX_SHARED, MAX_PROGRESS_ITEMS, TOP_MEMORIES, MAX_TASKS
+    text = _render(data, tasks, memories, progress, shared)
+    while len(text) > MAX_REPORT_CHARS and (shared or progress or memories > 1 or tasks > 1):
+        if shared:
+            shared -= 1
+        elif progress:
             progress -= 1
         elif memories > 1:
             memories -= 1
         else:
             tasks -= 1
-        text = _render(data, tasks, memories, progress)
+        text = _render(data, tasks, memories, progress, shared)
     if len(text) > MAX_REPORT_CHARS:
         text = text[: MAX_REPORT_CHARS - 1].rsplit("\n", 1)[0] + "\n…"
     return text
 
 
-def _render(data: DailyReportData, max_tasks: int, max_memories: int, max_progress: int) -> str:
+def _render(
+    data: DailyReportData, max_tasks: int, max_memories: int, max_progress: int, max_shared: int
+) -> str:
     heading = f"📋 **日報 {data.day.isoformat()}（{WEEKDAYS[data.day.weekday()]}）**"
     lines = [heading]
     total = sum(data.channel_counts.values())
@@ -165,9 +183,22 @@ def _render(data: DailyReportData, max_tasks: int, max_memories: int, max_progre
             detail = f" — {_clip(item.detail, 60)}" if item.detail else ""
             lines.append(f"・[{status}] #{item.channel} {_clip(item.topic, 60)}{detail}")
 
+    lines += _shared_lines(data.shared, max_shared)
+
     lines.append("")
     lines.append("今日もこの流れで進めよう。" if total else "今日はタスクの確認から始めてみよう。")
     return "\n".join(lines)
+
+
+def _shared_lines(shared: Sequence[SharedFile], limit: int) -> list[str]:
+    """The section naming the images and files people shared (never their content)."""
+    if not shared or not limit:
+        return []
+    lines = ["", f"**■ 共有された画像・ファイル**（{len(shared)}件）"]
+    lines += [f"・#{f.channel} {_clip(f.author, 32)}: {_clip(f.label)}" for f in shared[:limit]]
+    if len(shared) > limit:
+        lines.append(f"・ほか{len(shared) - limit}件")
+    return lines
 
 
 def report_job_id(fleet: str, day: date) -> str:

@@ -47,6 +47,7 @@ from agentfleet_runtime.brain.report import (
     DailyReportData,
     ReportMemory,
     ReportProgress,
+    SharedFile,
     daily_report,
     report_job_id,
 )
@@ -579,6 +580,11 @@ def _report_data(
             )
             for i in summary.get("items", []) or []
             if isinstance(i, dict)
+        ],
+        shared=[
+            SharedFile(str(f.get("channel", "")), str(f.get("author", "")), str(f.get("label", "")))
+            for f in stats.get("shared", []) or []
+            if isinstance(f, dict)
         ],
     )
 
