@@ -10,6 +10,7 @@ from agentfleet_runtime.brain.report import (
     DailyReportData,
     ReportMemory,
     ReportProgress,
+    SharedFile,
     daily_report,
 )
 from agentfleet_runtime.brain.speech import ActiveTask
@@ -131,3 +132,32 @@ def test_text_people_wrote_is_quoted_and_cannot_reshape_the_report() -> None:
     assert "\\<@123\\>" in memory and "\\[リンク\\]" in memory
     assert "```" not in text
     assert text.endswith("今日もこの流れで進めよう。")
+
+
+def test_shared_images_and_files_are_listed_by_name_never_by_content() -> None:
+    shared = [
+        SharedFile("development", "alice", "[画像: screen_1.png]"),
+        *(SharedFile("lounge", "bob", f"[ファイル: memo{i}.md]") for i in range(8)),
+    ]
+    text = daily_report(DailyReportData(day=DAY, channel_counts={"lounge": 9}, shared=shared))
+    lines = text.splitlines()
+    heading = lines.index("**■ 共有された画像・ファイル**（9件）")
+    # Names are quoted as plain text: the underscore is not italics, the brackets no link.
+    assert lines[heading + 1] == "・#development alice: \\[画像: screen\\_1.png\\]"
+    assert lines[heading + 7] == "・ほか3件"
+
+
+def test_shared_files_are_the_first_thing_dropped_when_the_report_is_too_long() -> None:
+    long = "とても長い説明" * 15
+    data = DailyReportData(
+        day=DAY,
+        channel_counts={"development": 40},
+        tasks=[ActiveTask(f"channel{i}", long, float(i)) for i in range(6)],
+        memories=[ReportMemory(long + str(i), "learning", 0.5, "development") for i in range(5)],
+        progress=[ReportProgress("development", long, "advanced", long) for _ in range(8)],
+        shared=[SharedFile("lounge", "bob", f"[ファイル: memo{i}.md]") for i in range(6)],
+    )
+    text = daily_report(data)
+    assert len(text) <= MAX_REPORT_CHARS
+    assert "共有された画像・ファイル" not in text
+    assert "5. [学び]" in text and "■ 進捗（前日比）" in text
