@@ -9,6 +9,7 @@ worker posting the report (to a recording Discord edge).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -18,7 +19,7 @@ import asyncpg
 import pytest
 
 import agentfleet_runtime.pipeline.run as pipeline_run
-from agentfleet_runtime.brain.messages import InboundMessage
+from agentfleet_runtime.brain.messages import AttachmentRef, InboundMessage
 from agentfleet_runtime.brain.tasks import TaskAction, TaskCommand, plan_update
 from agentfleet_runtime.bus.codec import FIELD, decode_job
 from agentfleet_runtime.config import Settings
@@ -275,6 +276,41 @@ async def test_empty_day_makes_no_llm_call_and_still_reports(
     await fleet.wait_for(lambda posts: len(report_posts(fleet)) == 1)
     # Done is done: an empty day is not reprocessed either.
     assert (await run_day(deps, date(2026, 11, 20))).status == "already_done"
+
+
+async def test_shared_images_and_files_reach_memory_and_the_report_by_name_only(
+    fleet: FleetHarness, deps: PipelineDeps, gemini_server: GeminiServer
+) -> None:
+    day = date(2026, 11, 19)
+    cdn = "https://cdn.discordapp.com/attachments/2"
+    shared = [
+        (
+            "10:00",
+            "見て、新しいロゴ案",
+            AttachmentRef(1, "logo_v2.png", "image/png", 2048, f"{cdn}/1"),
+        ),
+        ("10:05", "", AttachmentRef(2, "仕様.md", "text/markdown", 300, f"{cdn}/2")),
+    ]
+    for hhmm, text, attachment in shared:
+        message = fleet.message(
+            text, "creation", created_at=at(day, hhmm), attachments=(attachment,)
+        )
+        await fleet.publish(message)
+    # Each is answered (the second has no text: an attachment alone is worth a reply).
+    await fleet.wait_for(lambda posts: len(posts) >= 2, timeout=20)
+    gemini_server.reset()
+
+    result = await run_day(deps, day)
+
+    assert result.status == "completed" and result.messages >= 2
+    extraction = json.dumps(gemini_server.requests[0].body, ensure_ascii=False)
+    assert "[画像: logo_v2.png]" in extraction and "[ファイル: 仕様.md]" in extraction
+    rows = await deps.store.day_memories("test", day)
+    assert any("logo_v2.png" in r.content for r in rows)
+    assert result.report is not None
+    assert "**■ 共有された画像・ファイル**（2件）" in result.report
+    assert "・#creation alice: \\[画像: logo\\_v2.png\\]" in result.report
+    assert "・#creation alice: \\[ファイル: 仕様.md\\]" in result.report
 
 
 async def test_gemini_failure_fails_clearly_and_a_rerun_completes(
