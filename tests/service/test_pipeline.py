@@ -210,8 +210,7 @@ async def test_pipeline_stores_memories_and_queues_the_report_once(
     job = jobs[0]
     assert job.persona == "spectra" and job.channel == "command_center"
     assert job.channel_id == CHANNELS["command_center"]
-    text = job.text or ""
-    assert text == result.report
+    text = result.report or ""
     assert "日報 2026-11-24" in text
     assert f"合計{COUNTED}件（メンバー9件・エージェント3件）" in text
     for line in ("#command_center: 2件", "#development: 7件", "#creation: 2件", "#lounge: 1件"):
@@ -223,11 +222,20 @@ async def test_pipeline_stores_memories_and_queues_the_report_once(
     assert "進捗（前日比）" in text
     await fleet.wait_for(lambda posts: len(report_posts(fleet)) == 1)
     post = report_posts(fleet)[0]
-    assert post.channel_id == CHANNELS["command_center"] and post.content == text
+    # Posted as an embed under the report's heading, its sections as fields.
+    assert post.channel_id == CHANNELS["command_center"]
+    assert post.content == job.text == text.splitlines()[0]
+    assert post.embed is not None and post.embed == job.embed
+    assert post.embed.title == "📋 日報 2026-11-24（火）"
+    fields = {f.name: f.value for f in post.embed.fields}
+    assert f"■ 会話 合計{COUNTED}件（メンバー9件・エージェント3件）" in fields
+    assert "・#development: 認証システム実装" in fields["■ タスク"]
+    assert top.content[:40] in fields[f"■ 重要な記憶（長期記憶 {STORED}件）"]
 
     logged = caplog.text
     assert "長期記憶 start" in logged and "長期記憶 finished" in logged
     assert "Daily Report queued for 2026-11-24" in logged
+    assert f"Daily Report text for 2026-11-24:\n{text}" in logged
 
     # A second run (the CronJob controller may start two): no API call, no second report.
     gemini_server.reset()

@@ -120,6 +120,7 @@ class PersonaWorker:
                     content=content,
                     reply_to_message_id=reply_to,
                     idempotency_key=job.job_id,
+                    embed=job.embed,
                 )
             )
         async with self.redis.pipeline(transaction=True) as pipe:

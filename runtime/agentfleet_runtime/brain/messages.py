@@ -100,6 +100,25 @@ class InboundMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class EmbedField:
+    """One titled part of an embed."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Embed:
+    """A rich embed as plain data; the Discord adapter turns it into ``discord.Embed``."""
+
+    title: str
+    colour: int
+    """0xRRGGBB, the bar down the embed's side."""
+    description: str = ""
+    fields: tuple[EmbedField, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """A message a persona is to post: a reply when ``reply_to_message_id`` is set."""
 
@@ -109,6 +128,8 @@ class OutboundMessage:
     reply_to_message_id: int | None = None
     idempotency_key: str = field(default="")
     """Stable for one logical post, so that a retried post can be recognised as the same."""
+    embed: Embed | None = None
+    """Shown under ``content`` (the Daily Report's sections)."""
 
 
 class JobKind(StrEnum):
@@ -146,3 +167,5 @@ class PersonaJob:
     expires_at: float | None = None
     """Unix time after which the job is dropped unposted: autonomous speech that waited
     behind replies is stale, and posting it late would only interrupt."""
+    embed: Embed | None = None
+    """Posted with ``text`` (ANNOUNCE): the Daily Report as an embed."""

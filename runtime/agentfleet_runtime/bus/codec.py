@@ -10,7 +10,14 @@ import dataclasses
 import json
 from typing import Any
 
-from agentfleet_runtime.brain.messages import AttachmentRef, InboundMessage, JobKind, PersonaJob
+from agentfleet_runtime.brain.messages import (
+    AttachmentRef,
+    Embed,
+    EmbedField,
+    InboundMessage,
+    JobKind,
+    PersonaJob,
+)
 
 FIELD = "data"
 
@@ -58,6 +65,8 @@ def encode_job(job: PersonaJob) -> str:
     data = {name: getattr(job, name) for name in _JOB_FIELDS}
     if job.message is not None:
         data["message"] = _message_dict(job.message)
+    if job.embed is not None:
+        data["embed"] = dataclasses.asdict(job.embed)
     return json.dumps(data, ensure_ascii=False)
 
 
@@ -67,4 +76,7 @@ def decode_job(raw: str | bytes) -> PersonaJob:
     data["kind"] = JobKind(data["kind"])
     if data.get("message") is not None:
         data["message"] = _message_from(data["message"])
+    if data.get("embed") is not None:
+        fields = tuple(EmbedField(**f) for f in data["embed"].pop("fields", ()))
+        data["embed"] = Embed(**data["embed"], fields=fields)
     return PersonaJob(**data)

@@ -37,6 +37,7 @@ def message_json(world: World, message: Message) -> dict[str, Any]:
         "source": message.source,
         "interaction_id": str(message.interaction_id) if message.interaction_id else None,
         "attachments": [a.payload(world.cdn_base_url) for a in message.attachments],
+        "embeds": list(message.embeds),
     }
 
 

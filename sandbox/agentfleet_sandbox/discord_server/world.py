@@ -243,6 +243,8 @@ class Message:
     source: str = "rest"
     """``rest`` (a bot's send), ``human`` (control API), ``interaction`` or ``webhook``."""
     attachments: tuple[Attachment, ...] = ()
+    embeds: list[dict[str, Any]] = field(default_factory=list)
+    """Rich embeds as the sender gave them (kept and echoed, not checked)."""
 
     @property
     def created_at(self) -> float:
@@ -631,7 +633,7 @@ class World:
             "mention_roles": [],
             "mention_channels": [],
             "attachments": [],
-            "embeds": [],
+            "embeds": list(message.embeds),
             "components": [],
             "reactions": [],
             "pinned": False,
@@ -743,6 +745,7 @@ class World:
         interaction_id: int | None = None,
         source: str = "rest",
         attachments: tuple[Attachment, ...] = (),
+        embeds: Sequence[dict[str, Any]] = (),
     ) -> Message:
         """Store a new message (no dispatch; the server fans it out)."""
         replied_author = None
@@ -770,6 +773,7 @@ class World:
             interaction_id=interaction_id,
             source=source,
             attachments=attachments,
+            embeds=list(embeds),
         )
         self.messages[message.id] = message
         self.history[channel_id].append(message)

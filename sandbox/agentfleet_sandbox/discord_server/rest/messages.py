@@ -111,6 +111,7 @@ class MessageRoutes:
             allowed_mentions=allowed if isinstance(allowed, dict) else None,
             flags=int(body.get("flags") or 0) & ~FLAG_EPHEMERAL,
             attachments=self.world.add_attachments(cid, uploads),
+            embeds=_embeds(body),
         )
         self.fanout.message_created(message)
         return json_response(self.world.message_payload(message))
@@ -164,6 +165,15 @@ class MessageRoutes:
         self.world.remove_message(message)
         self.fanout.message_deleted(message)
         return web.Response(status=204)
+
+
+def _embeds(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The body's ``embeds``, kept as sent so that they are echoed back.
+
+    Their content is not checked against Discord's embed limits.
+    """
+    embeds = body.get("embeds")
+    return [e for e in embeds if isinstance(e, dict)] if isinstance(embeds, list) else []
 
 
 def _nonce(body: Mapping[str, Any]) -> str | None:
