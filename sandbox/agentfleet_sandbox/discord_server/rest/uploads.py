@@ -22,6 +22,7 @@ from ..world import World
 from .validation import read_body
 
 _CHUNK = 64 * 1024
+_DRAIN_LIMIT = 64 * 1024 * 1024
 
 
 def entity_too_large() -> ApiError:
@@ -47,7 +48,7 @@ async def read_message_form(request: web.Request) -> tuple[dict[str, Any], list[
         if part.name == "payload_json":
             body = _payload_json(await part.text())
         elif part.name and part.name.startswith("files[") and part.name.endswith("]"):
-            data = await _read_capped(part, room)
+            data = await _read_capped(request, part, room)
             room -= len(data)
             index = _file_index(part.name)
             files[index] = (
@@ -105,14 +106,25 @@ def _file_index(name: str) -> int:
         ) from None
 
 
-async def _read_capped(part: BodyPartReader, room: int) -> bytes:
-    """The part's bytes, refusing the request as soon as the files outgrow the limit."""
+async def _read_capped(request: web.Request, part: BodyPartReader, room: int) -> bytes:
+    """The part's bytes, refusing the request once the files outgrow the limit."""
     data = bytearray()
     while chunk := await part.read_chunk(_CHUNK):
         data += chunk
         if len(data) > room:
+            await _drain(request)
             raise entity_too_large()
     return bytes(data)
+
+
+async def _drain(request: web.Request) -> None:
+    """Read and drop the rest of the body, up to a bound.
+
+    A client still sending its files then reads the error instead of a reset connection.
+    """
+    left = _DRAIN_LIMIT
+    while left > 0 and (chunk := await request.content.readany()):
+        left -= len(chunk)
 
 
 def add_cdn_routes(router: web.UrlDispatcher, world: World) -> None:
