@@ -2,9 +2,15 @@
 
 The report is a template with no API call, queued within 30 s of the pipeline's commit:
 it is built here from numbers the pipeline already has (messages per channel, current
-tasks, the day's most important memories, the progress differential), so posting it costs
-no Gemini quota and cannot fail on a model outage. Pure and deterministic: the same input
-gives the same text, which is what lets a re-run recognise (and not repost) the same report.
+tasks, the day's most important memories, the progress differential, the images and files
+people shared), so posting it costs no Gemini quota and cannot fail on a model outage.
+Pure and deterministic: the same input gives the same text, which is what lets a re-run
+recognise (and not repost) the same report.
+
+It has two forms with the same sections: the text (:func:`daily_report`, what the log
+keeps and what fits one message) and the embed SPECTRA posts under its heading
+(:func:`report_embed`: her colour, the date as title, one field per section), which reads
+better in Discord than a long message.
 
 Task text, memories and the progress differential come from what people wrote; they are
 quoted as plain text (one line, Discord's markup escaped), so a memory holding a code
@@ -188,11 +194,15 @@ def report_embed(data: DailyReportData) -> Embed:
 
 def report_heading(data: DailyReportData) -> str:
     """The first line of the report: its title, bold."""
-    return f"📋 **{_title(data)[2:]}**"
+    return f"📋 **{_name(data)}**"
 
 
 def _title(data: DailyReportData) -> str:
-    return f"📋 日報 {data.day.isoformat()}（{WEEKDAYS[data.day.weekday()]}）"
+    return f"📋 {_name(data)}"
+
+
+def _name(data: DailyReportData) -> str:
+    return f"日報 {data.day.isoformat()}（{WEEKDAYS[data.day.weekday()]}）"
 
 
 def _total(data: DailyReportData) -> int:
