@@ -29,7 +29,7 @@ def image(fmt: str, size: tuple[int, int], frames: int = 1) -> bytes:
 
 
 def inline_parts(fleet: SandboxFleet) -> list[dict[str, Any]]:
-    """Every inline data part the Gemini server received."""
+    """Every inline data part the Gemini server received, as the SDK sent it."""
     return [
         part["inlineData"]
         for request in fleet.gemini.requests
@@ -65,7 +65,7 @@ async def test_a_persona_reads_the_image_and_the_file_it_is_shown(
     assert "読めなかった添付" not in reply.content
     # The image went as inline data, its bytes unchanged; the log as text in the prompt.
     [sent] = inline_parts(sandbox_fleet)
-    assert sent["mimeType"] == "image/png"
+    assert sent["mime_type"] == "image/png"
     assert base64.urlsafe_b64decode(sent["data"]) == screenshot  # the SDK's encoding
     # Redis holds what was shared (name, type), never the bytes.
     assert await stored_anywhere(sandbox_fleet, "error.png")
@@ -90,7 +90,7 @@ async def test_an_image_posted_alone_gets_a_reply_and_a_gif_is_read_as_its_first
     reply = await discord.wait_for_message(lambda m: m.reference_id == shown.id, timeout=15)
     # Gemini reads no GIF: it was given a PNG of the first frame, at the GIF's size.
     assert "PNG画像「wave.gif」（32×16）" in reply.content
-    assert {p["mimeType"] for p in inline_parts(sandbox_fleet)} == {"image/png", "image/jpeg"}
+    assert {p["mime_type"] for p in inline_parts(sandbox_fleet)} == {"image/png", "image/jpeg"}
     # A message of nothing but a file is answered too (nobody mentioned: the weights pick).
     answer = await discord.wait_for_message(lambda m: m.reference_id == alone.id, timeout=15)
     assert "JPEG画像「sunset.jpg」（40×30）" in answer.content

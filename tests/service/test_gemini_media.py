@@ -40,7 +40,8 @@ async def test_an_image_reaches_the_model_and_the_answer_says_what_it_saw(
     [request] = gemini_server.requests
     parts = request.body["contents"][0]["parts"]
     assert [list(part) for part in parts] == [["inlineData"], ["text"]]
-    assert parts[0]["inlineData"]["mimeType"] == "image/webp"
+    # The SDK names the blob's fields as given (mime_type); the API takes either spelling.
+    assert parts[0]["inlineData"]["mime_type"] == "image/webp"
     # An image costs tokens beyond the text's, as Gemini counts them.
     assert answer.prompt_tokens > 258
 
