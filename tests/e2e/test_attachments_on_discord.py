@@ -88,12 +88,12 @@ async def test_an_image_posted_alone_gets_a_reply_and_a_gif_is_read_as_its_first
     )
 
     reply = await discord.wait_for_message(lambda m: m.reference_id == shown.id, timeout=15)
+    answer = await discord.wait_for_message(lambda m: m.reference_id == alone.id, timeout=15)
     # Gemini reads no GIF: it was given a PNG of the first frame, at the GIF's size.
     assert "PNG画像「wave.gif」（32×16）" in reply.content
-    assert {p["mime_type"] for p in inline_parts(sandbox_fleet)} == {"image/png", "image/jpeg"}
     # A message of nothing but a file is answered too (nobody mentioned: the weights pick).
-    answer = await discord.wait_for_message(lambda m: m.reference_id == alone.id, timeout=15)
     assert "JPEG画像「sunset.jpg」（40×30）" in answer.content
+    assert {p["mime_type"] for p in inline_parts(sandbox_fleet)} == {"image/png", "image/jpeg"}
 
 
 async def test_what_cannot_be_read_is_named_in_the_reply_with_the_reason(
