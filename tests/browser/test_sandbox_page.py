@@ -366,7 +366,8 @@ async def test_run_the_pipeline_now_posts_the_daily_report_in_the_page(
         node_id = await asyncio.to_thread(report_node_id, browser, heading)
         report = next(m for m in discord.messages("command_center") if f"m{m.id}" == node_id)
         assert report.author.key == "spectra" and report.content.startswith(heading)
-        assert "（メンバー1件・" in report.content
+        [embed] = report.embeds
+        assert "（メンバー1件・" in embed["fields"][0]["name"]
         body = await asyncio.to_thread(
             lambda: browser.find_element(By.CSS_SELECTOR, f"#{node_id} .body").get_attribute(
                 "textContent"

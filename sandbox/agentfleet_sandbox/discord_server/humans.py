@@ -11,10 +11,11 @@ that sent the message.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from . import layout
+from .attachments import FileUpload
 from .commands import CommandLineError, build_options, focus, split_command_line
 from .fanout import Fanout
 from .gateway import Gateway
@@ -44,8 +45,12 @@ class Humans:
         author: str,
         mentions: Iterable[str | int] = (),
         reply_to: int | None = None,
+        files: Sequence[FileUpload] = (),
     ) -> Message:
-        """Post as human ``author``; ``mentions`` (names or ids) are added as ``<@id>``."""
+        """Post as human ``author``; ``mentions`` (names or ids) are added as ``<@id>``.
+
+        ``files`` are attached to the message, served at their CDN-style URLs.
+        """
         user = self.world.resolve_user(author)
         if user.bot:
             raise ValueError(f"{author!r} is a bot; humans post through the control API")
@@ -66,6 +71,7 @@ class Humans:
             content=content,
             reference_id=reply_to,
             source="human",
+            attachments=self.world.add_attachments(target.id, files),
         )
         self.fanout.message_created(message)
         return message

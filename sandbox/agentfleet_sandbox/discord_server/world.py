@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from . import layout
+from .attachments import Attachment, FileUpload, content_type_for, image_size, safe_filename
 
 #: Discord's epoch (2015-01-01T00:00:00Z) in milliseconds; snowflakes count from it.
 DISCORD_EPOCH_MS: Final = 1_420_070_400_000
@@ -288,6 +289,7 @@ class Message:
     edited_at: float | None = None
     source: str = "rest"
     """``rest`` (a bot's send), ``human`` (control API), ``interaction`` or ``webhook``."""
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def created_at(self) -> float:
@@ -380,6 +382,10 @@ class World:
         self.roles: dict[int, str] = {}
         self.member_roles: dict[int, set[int]] = {}
         self.messages: dict[int, Message] = {}
+        self.attachments: dict[int, Attachment] = {}
+        """Uploaded files by id, served at their CDN-style URLs."""
+        self.cdn_base_url = ""
+        """Base of attachment URLs: the server's own address, known once it listens."""
         self.history: dict[int, list[Message]] = {cid: [] for cid in self.channels}
         # thread id → ids of its members (who sees a private thread).
         self.thread_members: dict[int, set[int]] = {}
@@ -754,7 +760,7 @@ class World:
             "mentions": self._mention_payloads(message),
             "mention_roles": [],
             "mention_channels": [],
-            "attachments": [],
+            "attachments": [a.payload(self.cdn_base_url) for a in message.attachments],
             "embeds": list(message.embeds),
             "components": list(message.components),
             "reactions": [],
@@ -869,6 +875,7 @@ class World:
         webhook_id: int | None = None,
         interaction_id: int | None = None,
         source: str = "rest",
+        attachments: tuple[Attachment, ...] = (),
     ) -> Message:
         """Store a new message (no dispatch; the server fans it out).
 
@@ -901,6 +908,7 @@ class World:
             webhook_id=webhook_id,
             interaction_id=interaction_id,
             source=source,
+            attachments=attachments,
         )
         self.messages[message.id] = message
         self.history[channel_id].append(message)
@@ -911,9 +919,34 @@ class World:
             self.thread_members[channel_id].update((author.id, *message.mention_ids))
         return message
 
+    def add_attachments(
+        self, channel_id: int, uploads: Iterable[FileUpload]
+    ) -> tuple[Attachment, ...]:
+        """Store uploaded files for a message of ``channel_id``; they are served at once."""
+        return tuple(self._add_attachment(channel_id, upload) for upload in uploads)
+
+    def _add_attachment(self, channel_id: int, upload: FileUpload) -> Attachment:
+        name = safe_filename(upload.filename)
+        kind = content_type_for(name, upload.content_type)
+        size = image_size(kind, upload.data)
+        attachment = Attachment(
+            id=self.snowflakes.next(),
+            channel_id=channel_id,
+            filename=name,
+            content_type=kind,
+            data=upload.data,
+            description=upload.description,
+            width=size[0] if size else None,
+            height=size[1] if size else None,
+        )
+        self.attachments[attachment.id] = attachment
+        return attachment
+
     def remove_message(self, message: Message) -> None:
-        """Forget ``message`` (no dispatch; the server tells the clients)."""
+        """Forget ``message`` and its files (no dispatch; the server tells the clients)."""
         self.messages.pop(message.id, None)
+        for attachment in message.attachments:
+            self.attachments.pop(attachment.id, None)
         history = self.history[message.channel_id]
         if message in history:
             history.remove(message)

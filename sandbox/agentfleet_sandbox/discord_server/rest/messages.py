@@ -3,8 +3,8 @@
 Sending follows Discord's rules that bots rely on: replies through ``message_reference``
 (``fail_if_not_exists``), pings decided by ``allowed_mentions``, idempotent retries with
 ``nonce`` + ``enforce_nonce``, the 2000-character limit, embeds and components as
-``rich.py`` checks them. Every change is fanned out as the matching gateway event, so
-other bots see it as they would on Discord.
+``rich.py`` checks them, files as multipart uploads (:mod:`.uploads`). Every change is
+fanned out as the matching gateway event, so other bots see it as they would on Discord.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from ..world import (
     World,
 )
 from .rich import MESSAGE_BODY_FIELDS, read_edit, read_new
+from .uploads import read_message_form
 from .validation import (
     MAX_NONCE,
     FieldNotes,
@@ -83,9 +84,9 @@ class MessageRoutes:
         bot = caller(self.world, request)
         cid = channel_id(self.world, request)
         require_permission(self.world, bot, cid, SEND_MESSAGES)
-        body = await read_body(request)
+        body, uploads = await read_message_form(request)
         self.notes.note(request, body, MODELLED_SEND_FIELDS)
-        shown = read_new(body, other_parts=bool(body.get("attachments")))
+        shown = read_new(body, other_parts=bool(uploads))
         nonce = _nonce(body)
         if nonce is not None and body.get("enforce_nonce"):
             existing = self.world.find_by_nonce(bot, cid, nonce)
@@ -108,6 +109,7 @@ class MessageRoutes:
             flags=shown.flags,
             embeds=shown.embeds,
             components=shown.components,
+            attachments=self.world.add_attachments(cid, uploads),
         )
         self.fanout.message_created(message)
         return json_response(self.world.message_payload(message))
@@ -148,7 +150,8 @@ class MessageRoutes:
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
         body = await read_body(request)
         self.notes.note(request, body, MESSAGE_BODY_FIELDS)
-        read_edit(body, message, other_parts=bool(body.get("attachments"))).apply(message)
+        # Editing a message's files is not modelled: the ones it has stay.
+        read_edit(body, message, other_parts=bool(message.attachments)).apply(message)
         message.edited_at = time.time()
         self.fanout.message_updated(message)
         return json_response(self.world.message_payload(message))
