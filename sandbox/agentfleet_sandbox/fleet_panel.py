@@ -31,12 +31,13 @@ from typing import Any
 from aiohttp import web
 
 from agentfleet_runtime.app.roles import SPEECH_BUDGET_SHARE, FleetProcess
+from agentfleet_runtime.brain.report import REPORT_PERSONA
 from agentfleet_runtime.bus.streams import REDIS_DOWN
 from agentfleet_runtime.llm.rate_limit import RedisRateLimiter
 from agentfleet_runtime.memory.state import FleetState
 from agentfleet_runtime.observability.logs import RedactingFilter
 from agentfleet_runtime.pipeline import PipelineError, PipelineResult, run_in_process
-from agentfleet_runtime.pipeline.run import REPORT_CHANNEL, REPORT_PERSONA
+from agentfleet_runtime.pipeline.run import REPORT_CHANNEL
 
 from .discord_server.page import LiveFeed
 from .discord_server.responses import json_response

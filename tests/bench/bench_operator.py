@@ -2,9 +2,10 @@
 
 Run: ``.venv/bin/python -m tests.bench.bench_operator [--fleets 1,100,1000] [--quick]``
 
-For each size, a fresh local control plane (``scripts/cluster.sh``, with the controller
+For each size, two fresh local control planes (``scripts/cluster.sh``, with the controller
 manager's and scheduler's client rates raised so that the control plane, not their
-throttling, is measured) runs two things in turn:
+throttling, is measured), each holding the same unrelated objects and namespaces, run one
+of two things, so neither runs beside the other's Pods:
 
 * **the floor**: the children the operator would render for N fleets (13 objects each,
   owner references dropped), written with one ``kubectl apply -f`` into namespaces of
@@ -14,6 +15,8 @@ throttling, is measured) runs two things in turn:
   ``kubectl apply -f`` of N AgentFleets. Measured: all children created, every fleet
   Ready, and for each fleet the lag between its last workload becoming ready and its
   Ready condition, while the resync (set short here, 30 s) runs through every fleet.
+
+Both print the CPU seconds the control plane (and the operator) used until ready.
 
 Then, with every fleet Ready: the writes and reads of a no-op resync pass, a restart
 (writes, time, peak RSS), and API requests per minute at rest. ``--noise`` unrelated
@@ -35,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +62,7 @@ FLOOR_MANAGER = "bench-floor"
 # One kubectl writes a thousand fleets' children one object at a time: minutes, not seconds.
 APPLY_TIMEOUT = 3600
 WORKLOADS = ("deployments", "statefulsets")
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 NO_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_read=None)
 
 
@@ -68,6 +72,19 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def control_plane_cpu(cluster: Cluster) -> float:
+    """CPU seconds used so far by etcd, the API server, the controllers, scheduler and kwok."""
+    return sum(
+        cpu_seconds(int((cluster.state / "pids" / name).read_text())) for name in CONTROL_PLANE
+    )
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -130,7 +147,7 @@ class Watcher:
                         version = body["metadata"].get("resourceVersion", version)
                         if event["type"] in ("ADDED", "MODIFIED"):
                             self._record(kind, body)
-            except (TimeoutError, aiohttp.ClientError, json.JSONDecodeError):
+            except (TimeoutError, OSError, aiohttp.ClientError, json.JSONDecodeError):
                 await asyncio.sleep(0.5)
 
     def _record(self, kind: str, body: dict[str, Any]) -> None:
@@ -287,29 +304,40 @@ class Result:
     figures: dict[str, float | str] = field(default_factory=dict)
 
 
-async def measure(fleets: int, noise: int, folder: Path) -> Result:
-    """Run the floor and the operator for ``fleets`` fleets; return the figures."""
-    result = Result(fleets)
-    # The floor and the fleets run 6 Pods each; a kwok node holds 1000.
-    nodes = fleets * 12 // 900 + 1
-    with control_plane(folder / "cluster", nodes) as (cluster, _):
+@contextlib.asynccontextmanager
+async def prepared_cluster(
+    folder: Path, fleets: int, noise: int, prefix: str
+) -> AsyncIterator[tuple[Cluster, Watcher, list[str]]]:
+    """A fresh cluster holding the CRD, ``noise`` unrelated objects and empty namespaces.
+
+    The floor and the operator each get one of their own, so neither half runs beside the
+    other's thousands of Pods: the control plane's cost grows with what it already holds.
+    """
+    # Each fleet runs 6 Pods; a kwok node holds 1000.
+    nodes = fleets * 6 // 900 + 1
+    with control_plane(folder, nodes) as (cluster, _):
         cluster.kubectl("apply", "-f", str(ROOT / "crds"))
         cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-        spaces = min(fleets, FLEET_NAMESPACES)
-        fleet_ns = [f"fleets-{i}" for i in range(spaces)]
-        floor_ns = [f"floor-{i}" for i in range(spaces)]
-        for namespace in fleet_ns + floor_ns:
+        namespaces = [f"{prefix}-{i}" for i in range(min(fleets, FLEET_NAMESPACES))]
+        for namespace in namespaces:
             cluster.ensure_namespace(namespace)
-        for namespace in fleet_ns:
             cluster.apply(*secrets(namespace))
         await create_noise(cluster, noise)
         watcher = Watcher(cluster)
         await watcher.start()
         try:
-            await measure_floor(cluster, watcher, fleets, floor_ns, folder, result)
-            await measure_operator(cluster, watcher, fleets, fleet_ns, folder, result)
+            yield cluster, watcher, namespaces
         finally:
             await watcher.close()
+
+
+async def measure(fleets: int, noise: int, folder: Path) -> Result:
+    """Run the floor and the operator for ``fleets`` fleets, each in a fresh cluster."""
+    result = Result(fleets)
+    async with prepared_cluster(folder / "floor", fleets, noise, "floor") as prepared:
+        await measure_floor(*prepared, fleets, folder, result)
+    async with prepared_cluster(folder / "operator", fleets, noise, "fleets") as prepared:
+        await measure_operator(*prepared, fleets, folder, result)
     return result
 
 
@@ -339,14 +367,16 @@ async def create_noise(cluster: Cluster, count: int) -> None:
 async def measure_floor(
     cluster: Cluster,
     watcher: Watcher,
-    fleets: int,
     namespaces: list[str],
+    fleets: int,
     folder: Path,
     result: Result,
 ) -> None:
+    """``kubectl apply`` of the rendered children: created, and every workload ready."""
     path = folder / "floor.yaml"
     path.write_text(yaml.safe_dump_all(floor_documents(fleets, namespaces)))
     spaces = set(namespaces)
+    cpu = control_plane_cpu(cluster)
     started = time.monotonic()
     await asyncio.to_thread(cluster.kubectl, "apply", "-f", str(path), timeout=APPLY_TIMEOUT)
     created = time.monotonic()
@@ -360,6 +390,7 @@ async def measure_floor(
     )
     result.figures["floor created (s)"] = round(created - started, 2)
     result.figures["floor ready (s)"] = round(ready - started, 2)
+    result.figures["floor: control-plane CPU (s)"] = round(control_plane_cpu(cluster) - cpu, 1)
 
 
 def fleet_lags(watcher: Watcher, namespaces: set[str]) -> list[float]:
@@ -381,11 +412,12 @@ def fleet_lags(watcher: Watcher, namespaces: set[str]) -> list[float]:
 async def measure_operator(
     cluster: Cluster,
     watcher: Watcher,
-    fleets: int,
     namespaces: list[str],
+    fleets: int,
     folder: Path,
     result: Result,
 ) -> None:
+    """The operator creating N fleets, then at rest and through a restart."""
     operator = OperatorProcess(cluster, folder / "operator.log")
     operator.start()
     peak = [0.0]
@@ -404,6 +436,7 @@ async def measure_operator(
         path = folder / "fleets.yaml"
         path.write_text(yaml.safe_dump_all(manifests))
         spaces = set(namespaces)
+        cpu = (control_plane_cpu(cluster), cpu_seconds(operator.pid))
         started = time.monotonic()
         await asyncio.to_thread(cluster.kubectl, "apply", "-f", str(path), timeout=APPLY_TIMEOUT)
         created = await until(
@@ -424,6 +457,8 @@ async def measure_operator(
         figures["operator's workloads ready (s)"] = round(max(workloads) - started, 2)
         figures["operator ready (s)"] = round(ready - started, 2)
         figures["ready ÷ floor"] = round((ready - started) / float(figures["floor ready (s)"]), 2)
+        figures["control-plane CPU (s)"] = round(control_plane_cpu(cluster) - cpu[0], 1)
+        figures["operator CPU (s)"] = round(cpu_seconds(operator.pid) - cpu[1], 1)
         lags = fleet_lags(watcher, spaces)
         figures["Ready lag p50 (s)"] = round(percentile(lags, 0.5), 2)
         figures["Ready lag p99 (s)"] = round(percentile(lags, 0.99), 2)

@@ -1,6 +1,8 @@
 """The sandbox page as a person uses it: headless Chromium, a message typed, a reply seen,
 the fleet panel beside the chat (phase, tasks, Gemini budget) and its "run the 06:00
-pipeline now" button, whose Daily Report then appears in the chat.
+pipeline now" button, whose Daily Report then appears in the chat; and what bots send
+besides text (embeds, components-v2 layouts, buttons a person clicks, threads, DMs) as
+the page shows it.
 
 Debian's chromium and chromium-driver are driven through selenium with an explicit driver
 path, so Selenium Manager never looks for (or downloads) a browser. Selenium's calls block:
@@ -20,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+import discord
 import pytest
 from pydantic import SecretStr
 from selenium import webdriver
@@ -32,7 +35,10 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from agentfleet_runtime.brain.phases import Phase
 from agentfleet_runtime.memory.state import FleetState
+from agentfleet_sandbox.discord_server import DiscordServer
 from agentfleet_sandbox.fleet_panel import PIPELINE_LOGGER
+from tests.discord.test_server import Recorder
+from tests.fixtures.discord import StartClient
 from tests.fixtures.sandbox import SandboxFleet
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -360,7 +366,8 @@ async def test_run_the_pipeline_now_posts_the_daily_report_in_the_page(
         node_id = await asyncio.to_thread(report_node_id, browser, heading)
         report = next(m for m in discord.messages("command_center") if f"m{m.id}" == node_id)
         assert report.author.key == "spectra" and report.content.startswith(heading)
-        assert "（メンバー1件・" in report.content
+        [embed] = report.embeds
+        assert "（メンバー1件・" in embed["fields"][0]["name"]
         body = await asyncio.to_thread(
             lambda: browser.find_element(By.CSS_SELECTOR, f"#{node_id} .body").get_attribute(
                 "textContent"
@@ -369,4 +376,118 @@ async def test_run_the_pipeline_now_posts_the_daily_report_in_the_page(
         assert body == report.content
     finally:
         saved = await keep_screenshot(browser, "sandbox-pipeline.png")
+    assert saved
+
+
+class Approve(discord.ui.View):
+    """One button; a click answers by replacing the message's text and removing it."""
+
+    @discord.ui.button(label="承認", style=discord.ButtonStyle.primary, custom_id="approve")
+    async def approve(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Approve]
+    ) -> None:
+        await interaction.response.edit_message(content="承認されました", view=None)
+
+
+class Summary(discord.ui.LayoutView):
+    """A components-v2 message: only a container of text, no content."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_item(
+            discord.ui.Container(
+                discord.ui.TextDisplay("## 今日のまとめ"),
+                discord.ui.TextDisplay("LYNQ と PAZ が担当"),
+            )
+        )
+
+
+def send_direct(driver: WebDriver, bot: str, text: str) -> None:
+    """Type a direct message to ``bot`` in the page's DM section, as the chosen person."""
+    Select(driver.find_element(By.ID, "dm-bot")).select_by_value(bot)
+    section = driver.find_element(By.ID, "direct-messages")
+    box = section.find_element(By.CSS_SELECTOR, "form input[type=text]")
+    box.send_keys(text)
+    section.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(driver, 5).until(lambda _: box.get_attribute("value") == "")
+
+
+def rich_view(driver: WebDriver, message_id: int) -> dict[str, object]:
+    """What the page shows of a message: reply preview, body, embed parts, v2 text, buttons."""
+    node = driver.find_element(By.ID, f"m{message_id}")
+
+    def texts(selector: str) -> list[str]:
+        return [e.text for e in node.find_elements(By.CSS_SELECTOR, selector)]
+
+    embeds = node.find_elements(By.CSS_SELECTOR, ".embed")
+    return {
+        "ref": texts(".ref"),
+        "body": texts(".body"),
+        "tags": texts(".where-tag"),
+        "embed": texts(".embed-title, .embed-description, .embed-field-name, .embed-field-value"),
+        "embed_colour": embeds[0].value_of_css_property("border-left-color") if embeds else None,
+        "v2": texts(".text-display"),
+        "buttons": texts(".button"),
+    }
+
+
+async def test_the_page_shows_embeds_v2_text_threads_buttons_dms_and_mentions_as_names(
+    discord_server: DiscordServer, start_client: StartClient, browser: WebDriver
+) -> None:
+    spectra = await start_client(Recorder(), "spectra")
+    channel = spectra.get_channel(discord_server.channel_id("command_center"))
+    assert isinstance(channel, discord.TextChannel)
+    alice = discord_server.user_id("alice")
+    question = await discord_server.post_as_human("command_center", "@SPECTRA 日報はまだ？")
+    try:
+        await asyncio.to_thread(open_page, browser, discord_server.base_url + "/")
+        embed = discord.Embed(title="日報", description=f"<@{alice}> への回答", colour=0x3B82F6)
+        embed.add_field(name="決定", value="認証はOAuth")
+        asked = discord.MessageReference(message_id=question.id, channel_id=channel.id)
+        report = await channel.send(embed=embed, reference=asked, view=Approve())
+        summary = await channel.send(view=Summary())
+        thread = await report.create_thread(name="日報の補足")
+        note = await thread.send("補足です")
+
+        settle = WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException,))
+        await asyncio.to_thread(settle.until, lambda d: d.find_elements(By.ID, f"m{note.id}"))
+        assert await asyncio.to_thread(rich_view, browser, report.id) == {
+            "ref": ["↪ alice: @SPECTRA 日報はまだ？"],  # the mention as a name, not <@id>
+            "body": [""],
+            "tags": ["· 🧵 日報の補足"],
+            "embed": ["日報", "@alice への回答", "決定", "認証はOAuth"],
+            "embed_colour": "rgba(59, 130, 246, 1)",
+            "v2": [],
+            "buttons": ["承認"],
+        }
+        summary_view = await asyncio.to_thread(rich_view, browser, summary.id)
+        assert summary_view["v2"] == ["## 今日のまとめ", "LYNQ と PAZ が担当"]
+        note_view = await asyncio.to_thread(rich_view, browser, note.id)
+        assert (note_view["tags"], note_view["body"]) == (["🧵 日報の補足 ›"], ["補足です"])
+
+        # A person clicks the button in the page: the bot's view answers, the page follows.
+        button = browser.find_element(By.CSS_SELECTOR, f"#m{report.id} .button")
+        await asyncio.to_thread(button.click)
+        clicked = await discord_server.wait_for_message(lambda m: m.content == "承認されました")
+        assert clicked.id == report.id and clicked.components == []
+
+        def updated(d: WebDriver) -> bool:
+            return rich_view(d, report.id)["body"] == ["承認されました"]
+
+        await asyncio.to_thread(settle.until, updated)
+        assert (await asyncio.to_thread(rich_view, browser, report.id))["buttons"] == []
+
+        # A DM typed in the page reaches the bot alone; its answer shows beside it.
+        await asyncio.to_thread(send_direct, browser, "spectra", "こっそり相談")
+        whisper = await spectra.next_message(lambda m: isinstance(m.channel, discord.DMChannel))
+        assert whisper.content == "こっそり相談" and whisper.author.id == alice
+        answer = await whisper.channel.send("どうしました？")
+        await asyncio.to_thread(settle.until, lambda d: d.find_elements(By.ID, f"m{answer.id}"))
+        answer_view = await asyncio.to_thread(rich_view, browser, answer.id)
+        assert (answer_view["tags"], answer_view["body"]) == (
+            ["✉ alice ↔ SPECTRA ›"],
+            ["どうしました？"],
+        )
+    finally:
+        saved = await keep_screenshot(browser, "sandbox-rich.png")
     assert saved

@@ -10,7 +10,7 @@ import pytest
 import yarl
 
 from agentfleet_runtime.app.ports import Poster
-from agentfleet_runtime.brain.messages import InboundMessage, OutboundMessage
+from agentfleet_runtime.brain.messages import Embed, EmbedField, InboundMessage, OutboundMessage
 from agentfleet_runtime.brain.tasks import TaskRequest
 from agentfleet_runtime.discord import (
     ClientState,
@@ -242,6 +242,39 @@ async def test_post_to_a_deleted_message_still_posts(
         OutboundMessage("spectra", cid, "返信先なし", reply_to_message_id=123456789)
     )
     assert discord_server.world.messages[mid].reference_id is None
+
+
+async def test_an_embed_is_posted_under_its_heading_as_discord_shows_it(
+    discord_server: DiscordServer, start_client: StartClient
+) -> None:
+    spectra = await start_client(poster("spectra"), "spectra")
+    cid = discord_server.channel_id("command_center")
+    embed = Embed(
+        "📋 日報 2026-11-24（火）",
+        0x3B82F6,
+        "今日もこの流れで進めよう。",
+        (EmbedField("■ タスク", "・#development: 認証"), EmbedField("■ 会話", "・#lounge: 4件")),
+    )
+
+    [mid] = await spectra.post(
+        OutboundMessage("spectra", cid, "📋 **日報 2026-11-24（火）**", embed=embed)
+    )
+
+    stored = discord_server.world.messages[mid]
+    assert stored.content == "📋 **日報 2026-11-24（火）**"
+    [sent] = stored.embeds
+    assert (sent["title"], sent["color"], sent["description"]) == (
+        embed.title,
+        0x3B82F6,
+        embed.description,
+    )
+    assert [(f["name"], f["value"], f["inline"]) for f in sent["fields"]] == [
+        ("■ タスク", "・#development: 認証", False),
+        ("■ 会話", "・#lounge: 4件", False),
+    ]
+    # An embed alone (no text) is a post too.
+    [alone] = await spectra.post(OutboundMessage("spectra", cid, "", embed=embed))
+    assert discord_server.world.messages[alone].embeds[0]["title"] == embed.title
 
 
 async def test_long_post_is_split_into_messages_within_limit(

@@ -9,6 +9,7 @@ worker posting the report (to a recording Discord edge).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -18,7 +19,7 @@ import asyncpg
 import pytest
 
 import agentfleet_runtime.pipeline.run as pipeline_run
-from agentfleet_runtime.brain.messages import InboundMessage
+from agentfleet_runtime.brain.messages import AttachmentRef, InboundMessage
 from agentfleet_runtime.brain.tasks import TaskAction, TaskCommand, plan_update
 from agentfleet_runtime.bus.codec import FIELD, decode_job
 from agentfleet_runtime.config import Settings
@@ -209,8 +210,7 @@ async def test_pipeline_stores_memories_and_queues_the_report_once(
     job = jobs[0]
     assert job.persona == "spectra" and job.channel == "command_center"
     assert job.channel_id == CHANNELS["command_center"]
-    text = job.text or ""
-    assert text == result.report
+    text = result.report or ""
     assert "日報 2026-11-24" in text
     assert f"合計{COUNTED}件（メンバー9件・エージェント3件）" in text
     for line in ("#command_center: 2件", "#development: 7件", "#creation: 2件", "#lounge: 1件"):
@@ -222,11 +222,20 @@ async def test_pipeline_stores_memories_and_queues_the_report_once(
     assert "進捗（前日比）" in text
     await fleet.wait_for(lambda posts: len(report_posts(fleet)) == 1)
     post = report_posts(fleet)[0]
-    assert post.channel_id == CHANNELS["command_center"] and post.content == text
+    # Posted as an embed under the report's heading, its sections as fields.
+    assert post.channel_id == CHANNELS["command_center"]
+    assert post.content == job.text == text.splitlines()[0]
+    assert post.embed is not None and post.embed == job.embed
+    assert post.embed.title == "📋 日報 2026-11-24（火）"
+    fields = {f.name: f.value for f in post.embed.fields}
+    assert f"■ 会話 合計{COUNTED}件（メンバー9件・エージェント3件）" in fields
+    assert "・#development: 認証システム実装" in fields["■ タスク"]
+    assert top.content[:40] in fields[f"■ 重要な記憶（長期記憶 {STORED}件）"]
 
     logged = caplog.text
     assert "長期記憶 start" in logged and "長期記憶 finished" in logged
     assert "Daily Report queued for 2026-11-24" in logged
+    assert f"Daily Report text for 2026-11-24:\n{text}" in logged
 
     # A second run (the CronJob controller may start two): no API call, no second report.
     gemini_server.reset()
@@ -275,6 +284,41 @@ async def test_empty_day_makes_no_llm_call_and_still_reports(
     await fleet.wait_for(lambda posts: len(report_posts(fleet)) == 1)
     # Done is done: an empty day is not reprocessed either.
     assert (await run_day(deps, date(2026, 11, 20))).status == "already_done"
+
+
+async def test_shared_images_and_files_reach_memory_and_the_report_by_name_only(
+    fleet: FleetHarness, deps: PipelineDeps, gemini_server: GeminiServer
+) -> None:
+    day = date(2026, 11, 19)
+    cdn = "https://cdn.discordapp.com/attachments/2"
+    shared = [
+        (
+            "10:00",
+            "見て、新しいロゴ案",
+            AttachmentRef(1, "logo_v2.png", "image/png", 2048, f"{cdn}/1"),
+        ),
+        ("10:05", "", AttachmentRef(2, "仕様.md", "text/markdown", 300, f"{cdn}/2")),
+    ]
+    for hhmm, text, attachment in shared:
+        message = fleet.message(
+            text, "creation", created_at=at(day, hhmm), attachments=(attachment,)
+        )
+        await fleet.publish(message)
+    # Each is answered (the second has no text: an attachment alone is worth a reply).
+    await fleet.wait_for(lambda posts: len(posts) >= 2, timeout=20)
+    gemini_server.reset()
+
+    result = await run_day(deps, day)
+
+    assert result.status == "completed" and result.messages >= 2
+    extraction = json.dumps(gemini_server.requests[0].body, ensure_ascii=False)
+    assert "[画像: logo_v2.png]" in extraction and "[ファイル: 仕様.md]" in extraction
+    rows = await deps.store.day_memories("test", day)
+    assert any("logo_v2.png" in r.content for r in rows)
+    assert result.report is not None
+    assert "**■ 共有された画像・ファイル**（2件）" in result.report
+    assert "・#creation alice: \\[画像: logo\\_v2.png\\]" in result.report
+    assert "・#creation alice: \\[ファイル: 仕様.md\\]" in result.report
 
 
 async def test_gemini_failure_fails_clearly_and_a_rerun_completes(

@@ -48,7 +48,7 @@ def test_a_reply_job_round_trips_with_its_message() -> None:
 
 def test_fields_a_newer_writer_added_are_ignored() -> None:
     data = json.loads(encode_message(MESSAGE))
-    data["attachments"] = ["a.png"]
+    data["stickers"] = ["wave"]
     assert decode_message(json.dumps(data)) == MESSAGE
     job = json.loads(encode_job(PersonaJob("j", JobKind.ANNOUNCE, "paz", "lounge", 5, 1.0)))
     job["priority"] = 3

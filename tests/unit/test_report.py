@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from datetime import date
 
+from agentfleet_runtime.brain.messages import JobKind, PersonaJob
+from agentfleet_runtime.brain.personas import PERSONAS
 from agentfleet_runtime.brain.report import (
     EMPTY_DAY,
     MAX_REPORT_CHARS,
     DailyReportData,
     ReportMemory,
     ReportProgress,
+    SharedFile,
     daily_report,
+    report_embed,
+    report_heading,
 )
 from agentfleet_runtime.brain.speech import ActiveTask
+from agentfleet_runtime.bus.codec import decode_job, encode_job
 
 DAY = date(2026, 11, 24)  # a Tuesday
 
@@ -131,3 +137,89 @@ def test_text_people_wrote_is_quoted_and_cannot_reshape_the_report() -> None:
     assert "\\<@123\\>" in memory and "\\[リンク\\]" in memory
     assert "```" not in text
     assert text.endswith("今日もこの流れで進めよう。")
+
+
+def test_shared_images_and_files_are_listed_by_name_never_by_content() -> None:
+    shared = [
+        SharedFile("development", "alice", "[画像: screen_1.png]"),
+        *(SharedFile("lounge", "bob", f"[ファイル: memo{i}.md]") for i in range(8)),
+    ]
+    text = daily_report(DailyReportData(day=DAY, channel_counts={"lounge": 9}, shared=shared))
+    lines = text.splitlines()
+    heading = lines.index("**■ 共有された画像・ファイル**（9件）")
+    # Names are quoted as plain text: the underscore is not italics, the brackets no link.
+    assert lines[heading + 1] == "・#development alice: \\[画像: screen\\_1.png\\]"
+    assert lines[heading + 7] == "・ほか3件"
+
+
+def test_shared_files_are_the_first_thing_dropped_when_the_report_is_too_long() -> None:
+    long = "とても長い説明" * 15
+    data = DailyReportData(
+        day=DAY,
+        channel_counts={"development": 40},
+        tasks=[ActiveTask(f"channel{i}", long, float(i)) for i in range(6)],
+        memories=[ReportMemory(long + str(i), "learning", 0.5, "development") for i in range(5)],
+        progress=[ReportProgress("development", long, "advanced", long) for _ in range(8)],
+        shared=[SharedFile("lounge", "bob", f"[ファイル: memo{i}.md]") for i in range(6)],
+    )
+    text = daily_report(data)
+    assert len(text) <= MAX_REPORT_CHARS
+    assert "共有された画像・ファイル" not in text
+    assert "5. [学び]" in text and "■ 進捗（前日比）" in text
+
+
+def test_the_embed_shows_the_reports_sections_as_fields_in_spectras_colour() -> None:
+    data = full_day()
+    text = daily_report(data)
+    embed = report_embed(data)
+
+    assert report_heading(data) == text.splitlines()[0] == "📋 **日報 2026-11-24（火）**"
+    assert embed.title == "📋 日報 2026-11-24（火）"
+    assert embed.colour == PERSONAS["spectra"].colour
+    assert embed.description == "今日もこの流れで進めよう。"
+    names = [f.name for f in embed.fields]
+    assert names == [
+        "■ 会話 合計47件（メンバー35件・エージェント12件）",
+        "■ タスク",
+        "■ 重要な記憶（長期記憶 3件）",
+        "■ 進捗（前日比）",
+    ]
+    # Every field says what the text's section says.
+    for field in embed.fields:
+        assert field.value in text
+    empty = report_embed(DailyReportData(day=DAY))
+    assert empty.description.startswith(EMPTY_DAY)
+    assert [f.name for f in empty.fields] == ["■ タスク"]
+
+
+def test_the_embed_stays_within_discords_embed_limits() -> None:
+    long = "とても長い説明" * 40
+    data = DailyReportData(
+        day=DAY,
+        channel_counts={"development": 40},
+        tasks=[ActiveTask(f"channel{i}", long, float(i)) for i in range(6)],
+        memories=[ReportMemory(long + str(i), "learning", 0.5, "development") for i in range(5)],
+        progress_summary=long,
+        progress=[ReportProgress("development", long, "advanced", long) for _ in range(8)],
+        shared=[SharedFile("lounge", "bob", f"[ファイル: {long}.md]") for i in range(6)],
+    )
+    embed = report_embed(data)
+    assert len(embed.fields) <= 25
+    assert all(0 < len(f.value) <= 1024 and len(f.name) <= 256 for f in embed.fields)
+    size = len(embed.title) + len(embed.description)
+    assert size + sum(len(f.name) + len(f.value) for f in embed.fields) <= 6000
+
+
+def test_the_report_job_carries_its_embed_through_the_queue() -> None:
+    embed = report_embed(full_day())
+    job = PersonaJob(
+        "report:test:2026-11-24",
+        JobKind.ANNOUNCE,
+        "spectra",
+        "command_center",
+        1,
+        0.0,
+        text=report_heading(full_day()),
+        embed=embed,
+    )
+    assert decode_job(encode_job(job)) == job

@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
+from agentfleet_runtime.app.attachments import AttachmentReader
 from agentfleet_runtime.app.ports import Poster, Recall, TextModel
+from agentfleet_runtime.brain.attachments import Reading, message_text, with_skipped_note
 from agentfleet_runtime.brain.events import EventKind
 from agentfleet_runtime.brain.messages import InboundMessage, JobKind, OutboundMessage, PersonaJob
 from agentfleet_runtime.brain.personas import Persona
@@ -70,6 +72,7 @@ class PersonaWorker:
         poster: Poster,
         zone: ZoneInfo,
         recall: Recall | None = None,
+        attachments: AttachmentReader | None = None,
     ) -> None:
         self.persona = persona
         self.redis = redis
@@ -80,6 +83,8 @@ class PersonaWorker:
         self.state = FleetState(redis, keys)
         self.zone = zone
         self.recall = recall
+        self.attachments = attachments
+        """Reads a person's attachments for the reply; None: they are only named."""
 
     @property
     def queue(self) -> str:
@@ -115,6 +120,7 @@ class PersonaWorker:
                     content=content,
                     reply_to_message_id=reply_to,
                     idempotency_key=job.job_id,
+                    embed=job.embed,
                 )
             )
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -166,17 +172,30 @@ class PersonaWorker:
         reads: list[Awaitable[Any]] = [self.memory.recent(job.channel_id), self.state.tasks()]
         if job.kind is JobKind.REPLY and self.recall is not None:
             assert job.message is not None, "a reply job carries its message"
-            reads.append(self.recall.recall(job.message.content, job.channel))
+            reads.append(self.recall.recall(message_text(job.message), job.channel))
         history, tasks, *recalled = await asyncio.gather(*reads)
         task = next((t for t in tasks if t.channel == job.channel), None)
         return Context(history, task, recalled[0] if recalled else [])
 
     async def _reply(self, job: PersonaJob, context: Context) -> str:
         assert job.message is not None, "a reply job carries its message"
+        # Fetched here, just before generation, so no bytes ever sit in Redis.
+        readings = await self._read_attachments(job.message)
         prompt = reply_prompt(
-            self.persona, job.channel, context.history, job.message, context.task, context.memories
+            self.persona,
+            job.channel,
+            context.history,
+            job.message,
+            context.task,
+            context.memories,
+            readings,
         )
-        return await self.model.complete(prompt)
+        return with_skipped_note(await self.model.complete(prompt), readings)
+
+    async def _read_attachments(self, message: InboundMessage) -> list[Reading]:
+        if self.attachments is None or not message.attachments:
+            return []
+        return await self.attachments.read(message.attachments)
 
     async def _speech(self, job: PersonaJob, context: Context) -> tuple[str | None, str]:
         previous = await self.state.recent_utterances(self.persona.name)

@@ -1,8 +1,9 @@
 """The edges the fleet's services talk through, as protocols.
 
-The Discord adapter (agentfleet_runtime.discord) implements :class:`Poster`; the Gemini adapter
-(agentfleet_runtime.llm) implements :class:`TextModel`. Services depend on these shapes only, so the
-same worker runs against real Discord, the sandbox's server, or in a benchmark harness.
+The Discord adapter (agentfleet_runtime.discord) implements :class:`Poster` and
+:class:`AttachmentSource`; the Gemini adapter (agentfleet_runtime.llm) implements
+:class:`TextModel`. Services depend on these shapes only, so the same worker runs against
+real Discord, the sandbox's server, or in a benchmark harness.
 """
 
 from __future__ import annotations
@@ -39,4 +40,16 @@ class Recall(Protocol):
 
     async def recall(self, query: str, channel: str) -> list[str]:
         """Memories (as text) relevant to ``query`` in ``channel``, most relevant first."""
+        ...
+
+
+class AttachmentSource(Protocol):
+    """Where an attachment's bytes are fetched from (Discord's CDN)."""
+
+    async def fetch(self, url: str, max_bytes: int) -> bytes:
+        """The file at ``url``, at most ``max_bytes`` long.
+
+        Raises ``AttachmentFetchError`` (agentfleet_runtime.brain.attachments) saying why
+        not: too large, or unavailable.
+        """
         ...

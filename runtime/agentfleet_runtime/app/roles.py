@@ -16,7 +16,9 @@ from datetime import date, timedelta
 
 import discord
 import redis.asyncio as aioredis
+import yarl
 
+from agentfleet_runtime.app.attachments import AttachmentReader
 from agentfleet_runtime.app.ports import Recall
 from agentfleet_runtime.app.recall import MemoryRecall
 from agentfleet_runtime.app.scheduler import Clock, Scheduler, SpeechSettings, utc_now
@@ -34,6 +36,7 @@ from agentfleet_runtime.bus.queues import enqueue
 from agentfleet_runtime.bus.routing import RouterConfig
 from agentfleet_runtime.config import Settings
 from agentfleet_runtime.contract import Role
+from agentfleet_runtime.discord.attachments import CdnFetcher
 from agentfleet_runtime.discord.connection import (
     DiscordEndpoints,
     apply_endpoints,
@@ -127,6 +130,9 @@ class FleetProcess:
         self.supervisors = SupervisorGroup()
         self.services: list[Awaitable[None]] = []
         self.gemini: GeminiClient | None = None
+        # The Discord-compatible server (the sandbox) serves its attachments itself.
+        api_host = yarl.URL(settings.DISCORD_API_BASE_URL or "").host
+        self.cdn = CdnFetcher([api_host] if api_host else [])
         self._background: set[asyncio.Task[None]] = set()
         self.store: LongTermStore | None = None
         self.scheduler: Scheduler | None = None
@@ -166,8 +172,9 @@ class FleetProcess:
             self.gemini = await GeminiClient.create(gemini_settings(self.settings), limiter)
             self.health.add_check("gemini", self._gemini_check)
             recall = await self._recall(self.gemini, limiter)
+            attachments = AttachmentReader(self.cdn, self.settings.attachment_limits)
             for persona in self.personas:
-                self._add_persona(persona, GeminiTextModel(self.gemini), recall)
+                self._add_persona(persona, GeminiTextModel(self.gemini), recall, attachments)
         if self.role is Role.ALL_IN_ONE:
             self._catch_up_missed_days()
         await self.health.start()
@@ -188,6 +195,7 @@ class FleetProcess:
             await self.store.close()
         if self.gemini is not None:
             await self.gemini.close()
+        await self.cdn.close()
         await self.health.stop()
         await self.redis.aclose()
         log.info("%s stopped", self.role.value)
@@ -322,7 +330,13 @@ class FleetProcess:
             )
         return MemoryRecall(self.store, gemini, limiter, self.settings.FLEET_NAME)
 
-    def _add_persona(self, persona: str, model: GeminiTextModel, recall: Recall | None) -> None:
+    def _add_persona(
+        self,
+        persona: str,
+        model: GeminiTextModel,
+        recall: Recall | None,
+        attachments: AttachmentReader,
+    ) -> None:
         poster = PersonaPoster(persona)
         supervisor = self.supervisors.add(
             ClientSupervisor(poster, self.settings.token(persona), name=persona)
@@ -335,6 +349,7 @@ class FleetProcess:
             poster,
             router_config(self.settings),
             recall=recall,
+            attachments=attachments,
         )
 
         async def work() -> None:

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import redis.asyncio as aioredis
 
+from agentfleet_runtime.app.attachments import AttachmentReader
 from agentfleet_runtime.app.persona_worker import WORKER_GROUP, PersonaWorker
 from agentfleet_runtime.app.ports import Poster, Recall, TextModel
 from agentfleet_runtime.app.task_desk import TaskDesk
@@ -55,6 +56,7 @@ def worker_service(
     claim_idle_ms: int = 60_000,
     recall: Recall | None = None,
     concurrency: int = WORKER_CONCURRENCY,
+    attachments: AttachmentReader | None = None,
 ) -> StreamConsumer:
     """The queue consumer of one persona.
 
@@ -62,7 +64,9 @@ def worker_service(
     unfinished jobs at once; jobs of a consumer that vanished are claimed after
     ``claim_idle_ms``, which must outlast a slow LLM call.
     """
-    worker = PersonaWorker(PERSONAS[persona], redis, keys, model, poster, config.zone, recall)
+    worker = PersonaWorker(
+        PERSONAS[persona], redis, keys, model, poster, config.zone, recall, attachments
+    )
     return StreamConsumer(
         redis,
         worker.queue,

@@ -6,6 +6,7 @@ adapter (Discord, Redis streams) converts to and from the same shapes.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -36,6 +37,36 @@ def is_blank(text: str) -> bool:
     )
 
 
+#: Characters Discord reads as markup (emphasis, code, spoilers, quotes, mentions, links).
+_MARKUP: Final = re.compile(r"([\\`*_~|<>\[\]])")
+
+
+def escape_markup(text: str) -> str:
+    """``text`` with Discord's markup characters escaped, so it shows as typed.
+
+    What people wrote (a task, a memory, a file name) is quoted back in the fleet's own
+    posts; unescaped, a ``*`` or a backtick in it would reshape the rest of the post.
+    """
+    return _MARKUP.sub(r"\\\1", text)
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentRef:
+    """A file attached to a message, as Discord describes it: metadata only, never bytes.
+
+    This is all that travels through Redis and stays in memory; the persona's worker
+    fetches the bytes from ``url`` just before it answers (see agentfleet_runtime.app).
+    """
+
+    attachment_id: int
+    filename: str
+    content_type: str | None
+    """Discord's guess from the upload (``image/png``, ``text/plain; charset=utf-8``...)."""
+    size: int
+    """Bytes, as Discord reports them."""
+    url: str
+
+
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
     """A message seen by the Reception bot, before any decision about it.
@@ -59,6 +90,32 @@ class InboundMessage:
     """None for a direct message."""
     author_role_ids: tuple[int, ...] = ()
     """The author's role ids in the guild (who may use /task)."""
+    attachments: tuple[AttachmentRef, ...] = ()
+    """Files and images attached to the message, in Discord's order."""
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether there is nothing to answer or remember: no visible text, no attachment."""
+        return is_blank(self.content) and not self.attachments
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedField:
+    """One titled part of an embed."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Embed:
+    """A rich embed as plain data; the Discord adapter turns it into ``discord.Embed``."""
+
+    title: str
+    colour: int
+    """0xRRGGBB, the bar down the embed's side."""
+    description: str = ""
+    fields: tuple[EmbedField, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +128,8 @@ class OutboundMessage:
     reply_to_message_id: int | None = None
     idempotency_key: str = field(default="")
     """Stable for one logical post, so that a retried post can be recognised as the same."""
+    embed: Embed | None = None
+    """Shown under ``content`` (the Daily Report's sections)."""
 
 
 class JobKind(StrEnum):
@@ -108,3 +167,5 @@ class PersonaJob:
     expires_at: float | None = None
     """Unix time after which the job is dropped unposted: autonomous speech that waited
     behind replies is stale, and posting it late would only interrupt."""
+    embed: Embed | None = None
+    """Posted with ``text`` (ANNOUNCE): the Daily Report as an embed."""

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from enum import StrEnum
 
-from agentfleet_runtime.brain.messages import InboundMessage, is_blank
+from agentfleet_runtime.brain.messages import InboundMessage
 from agentfleet_runtime.brain.selection import speaker_weights, weighted_choice
 
 
@@ -67,8 +67,8 @@ def route(
     """Decide which personas answer ``message``."""
     if message.author_is_bot or message.author_id in directory.own_bot_ids:
         return Route((), RouteReason.IGNORED_BOT)
-    if is_blank(message.content):
-        # Without visible text there is nothing to answer (attachments only, zero-width
+    if message.is_empty:
+        # Without visible text or an attachment there is nothing to answer (zero-width
         # characters, or no content intent).
         return Route((), RouteReason.IGNORED_EMPTY)
 

@@ -10,7 +10,14 @@ import dataclasses
 import json
 from typing import Any
 
-from agentfleet_runtime.brain.messages import InboundMessage, JobKind, PersonaJob
+from agentfleet_runtime.brain.messages import (
+    AttachmentRef,
+    Embed,
+    EmbedField,
+    InboundMessage,
+    JobKind,
+    PersonaJob,
+)
 
 FIELD = "data"
 
@@ -18,18 +25,28 @@ FIELD = "data"
 _MESSAGE_FIELDS = tuple(f.name for f in dataclasses.fields(InboundMessage))
 _JOB_FIELDS = tuple(f.name for f in dataclasses.fields(PersonaJob))
 _TUPLE_FIELDS = ("mentioned_user_ids", "author_role_ids")
+_ATTACHMENT_FIELDS = tuple(f.name for f in dataclasses.fields(AttachmentRef))
 # Every reply decodes a channel's recent history, so these run often: field names are read
 # once, and values are copied shallowly (``dataclasses.asdict`` deep-copies each field).
 
 
 def _message_dict(message: InboundMessage) -> dict[str, Any]:
-    return {name: getattr(message, name) for name in _MESSAGE_FIELDS}
+    data = {name: getattr(message, name) for name in _MESSAGE_FIELDS}
+    # Metadata only (name, type, size, URL): the bytes are fetched when a persona answers.
+    data["attachments"] = [
+        {name: getattr(ref, name) for name in _ATTACHMENT_FIELDS} for ref in message.attachments
+    ]
+    return data
 
 
 def _message_from(data: dict[str, Any]) -> InboundMessage:
     known = {k: v for k, v in data.items() if k in _MESSAGE_FIELDS}
     for name in _TUPLE_FIELDS:  # JSON has lists only
         known[name] = tuple(known.get(name, ()))
+    known["attachments"] = tuple(
+        AttachmentRef(**{k: v for k, v in ref.items() if k in _ATTACHMENT_FIELDS})
+        for ref in known.get("attachments", ())
+    )
     return InboundMessage(**known)
 
 
@@ -48,6 +65,8 @@ def encode_job(job: PersonaJob) -> str:
     data = {name: getattr(job, name) for name in _JOB_FIELDS}
     if job.message is not None:
         data["message"] = _message_dict(job.message)
+    if job.embed is not None:
+        data["embed"] = dataclasses.asdict(job.embed)
     return json.dumps(data, ensure_ascii=False)
 
 
@@ -57,4 +76,7 @@ def decode_job(raw: str | bytes) -> PersonaJob:
     data["kind"] = JobKind(data["kind"])
     if data.get("message") is not None:
         data["message"] = _message_from(data["message"])
+    if data.get("embed") is not None:
+        fields = tuple(EmbedField(**f) for f in data["embed"].pop("fields", ()))
+        data["embed"] = Embed(**data["embed"], fields=fields)
     return PersonaJob(**data)

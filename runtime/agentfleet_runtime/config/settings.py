@@ -16,6 +16,12 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agentfleet_runtime.brain.attachments import (
+    DEFAULT_MAX_COUNT,
+    DEFAULT_MAX_IMAGE_BYTES,
+    DEFAULT_MAX_TEXT_BYTES,
+    AttachmentLimits,
+)
 from agentfleet_runtime.contract import (
     CHANNELS,
     DEFAULT_EMBEDDING_DIMENSIONS,
@@ -117,6 +123,21 @@ class Settings(BaseSettings):
     AUTONOMOUS_SPEECH_PROBABILITY: float | None = Field(default=None, ge=0, le=1)
     MAX_REPLIES_PER_MESSAGE: int = Field(default=1, ge=1, le=3)
     ENABLED_PERSONAS: str = ",".join(PERSONAS)
+    ATTACHMENT_MAX_COUNT: int = Field(
+        default=DEFAULT_MAX_COUNT,
+        ge=0,
+        le=10,
+        description="Attachments of one message a persona reads (0: none); Discord allows 10.",
+    )
+    ATTACHMENT_MAX_IMAGE_BYTES: int = Field(
+        default=DEFAULT_MAX_IMAGE_BYTES,
+        ge=1,
+        le=15 * 1024 * 1024,
+        description="Largest image read; all images of a message must fit Gemini's 20 MB.",
+    )
+    ATTACHMENT_MAX_TEXT_BYTES: int = Field(
+        default=DEFAULT_MAX_TEXT_BYTES, ge=1, description="Largest text file read."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -190,6 +211,15 @@ class Settings(BaseSettings):
         """The personas this fleet runs, in the canonical order."""
         chosen = set(self.ENABLED_PERSONAS.split(","))
         return tuple(p for p in PERSONAS if p in chosen)
+
+    @property
+    def attachment_limits(self) -> AttachmentLimits:
+        """How much of a message's attachments a persona reads."""
+        return AttachmentLimits(
+            self.ATTACHMENT_MAX_COUNT,
+            self.ATTACHMENT_MAX_IMAGE_BYTES,
+            self.ATTACHMENT_MAX_TEXT_BYTES,
+        )
 
     @property
     def channel_ids(self) -> dict[str, int]:

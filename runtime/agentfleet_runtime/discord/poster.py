@@ -18,7 +18,7 @@ from typing import Any, Final
 import aiohttp
 import discord
 
-from agentfleet_runtime.brain.messages import OutboundMessage
+from agentfleet_runtime.brain.messages import Embed, OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,16 @@ def nonce_for(idempotency_key: str, part: int) -> str:
     return digest[:NONCE_LENGTH]
 
 
+def to_discord_embed(embed: Embed) -> discord.Embed:
+    """The brain's embed as discord.py sends it; every field on its own line."""
+    shown = discord.Embed(
+        title=embed.title, description=embed.description or None, colour=embed.colour
+    )
+    for item in embed.fields:
+        shown.add_field(name=item.name, value=item.value, inline=False)
+    return shown
+
+
 def poster_intents() -> discord.Intents:
     """Only ``guilds``: a poster reads no messages and needs no privileged intent."""
     return discord.Intents(guilds=True)
@@ -164,14 +174,14 @@ class PersonaPoster(discord.Client):
         """Post ``message``, split over several messages if long; return their ids.
 
         The first part replies to ``reply_to_message_id`` (if that message is gone it is
-        posted plainly); nobody is pinged. Each part carries a nonce derived from
-        ``idempotency_key``, so posting the same message again creates nothing new and
-        returns the same ids. Raises :class:`PosterUnavailable` while the client is down
-        and ``discord.HTTPException`` when Discord refuses the post.
+        posted plainly) and carries the message's embed; nobody is pinged. Each part
+        carries a nonce derived from ``idempotency_key``, so posting the same message again
+        creates nothing new and returns the same ids. Raises :class:`PosterUnavailable`
+        while the client is down and ``discord.HTTPException`` when Discord refuses the post.
         """
         if self.is_closed() or self.user is None:
             raise PosterUnavailable(f"{self.persona}: Discord client is not logged in")
-        parts = split_content(message.content)
+        parts = split_content(message.content) or ([""] if message.embed else [])
         if not parts:
             log.warning(
                 "%s: nothing to post to channel %s (empty content)",
@@ -180,6 +190,7 @@ class PersonaPoster(discord.Client):
             )
             return []
         channel = self.get_partial_messageable(message.channel_id)
+        embed = to_discord_embed(message.embed) if message.embed else discord.utils.MISSING
         ids: list[int] = []
         for index, part in enumerate(parts):
             reference = None
@@ -197,7 +208,8 @@ class PersonaPoster(discord.Client):
                 else secrets.token_hex(12)
             )
             sent = await channel.send(
-                part,
+                part or None,
+                embed=embed if index == 0 else discord.utils.MISSING,
                 reference=reference,  # type: ignore[arg-type]  # None = no reply (checked at runtime)
                 allowed_mentions=discord.AllowedMentions.none(),
                 nonce=nonce,

@@ -18,7 +18,7 @@ from typing import Any, Final
 import discord
 from discord import app_commands
 
-from agentfleet_runtime.brain.messages import InboundMessage
+from agentfleet_runtime.brain.messages import AttachmentRef, InboundMessage
 from agentfleet_runtime.brain.tasks import TaskRequest
 from agentfleet_runtime.contract import CHANNELS
 
@@ -66,6 +66,10 @@ def to_inbound(message: discord.Message) -> InboundMessage:
         reply_to_author_id=reply_to_author_id(message),
         guild_id=message.guild.id if message.guild is not None else None,
         author_role_ids=tuple(role.id for role in roles),
+        attachments=tuple(
+            AttachmentRef(a.id, a.filename, a.content_type, a.size, a.url)
+            for a in message.attachments
+        ),
     )
 
 

@@ -14,5 +14,6 @@ class GeminiTextModel:
 
     async def complete(self, prompt: Prompt) -> str:
         """Generate the persona's utterance for ``prompt``."""
-        generation = await self.client.generate(prompt.system, [Turn("user", prompt.user)])
+        turn = Turn("user", prompt.user, prompt.images)
+        generation = await self.client.generate(prompt.system, [turn])
         return generation.text.strip()

@@ -31,7 +31,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentfleet_runtime.brain.messages import InboundMessage, is_blank
+from agentfleet_runtime.brain.attachments import label, message_text
+from agentfleet_runtime.brain.messages import InboundMessage
 from agentfleet_runtime.brain.prompts import data_line
 from agentfleet_runtime.contract import CHANNELS
 from agentfleet_runtime.dedup import shingles
@@ -135,17 +136,34 @@ class Selection:
         agents = sum(1 for m in self.messages if m.author_is_bot)
         return dict(per_channel), len(self.messages) - agents, agents
 
+    def shared(self, channel_names: Mapping[int, str]) -> list[dict[str, str]]:
+        """What people attached, oldest first: channel, author and label, never the bytes."""
+        return [
+            {
+                "channel": channel_names.get(m.channel_id, OTHER_CHANNEL),
+                "author": m.author_name,
+                "label": label(ref),
+            }
+            for m in self.messages
+            if not m.author_is_bot
+            for ref in m.attachments
+        ]
+
 
 def select_messages(
     messages: Iterable[InboundMessage], persona_ids: Mapping[int, str]
 ) -> Selection:
-    """Keep humans' and personas' messages with text; drop other bots and empty messages."""
+    """Keep humans' and personas' messages with something in them, drop the rest.
+
+    Other bots' messages and empty ones are counted, not kept.
+    An attachment alone counts: the day log shows it as a label (``[画像: cat.png]``).
+    """
     kept: list[InboundMessage] = []
     bots = empty = 0
     for message in messages:
         if message.author_is_bot and message.author_id not in persona_ids:
             bots += 1
-        elif is_blank(message.content):
+        elif message.is_empty:
             empty += 1
         else:
             kept.append(message)
@@ -176,7 +194,7 @@ def transcript_lines(
     for m in messages:
         persona = persona_ids.get(m.author_id)
         author = persona.upper() if persona else _one_line(m.author_name, 32)
-        text = _MENTION.sub(mention, m.content)
+        text = _MENTION.sub(mention, message_text(m))
         text = _CHANNEL_MENTION.sub(channel_mention, text)
         text = _CUSTOM_EMOJI.sub(r":\1:", text)
         item = {

@@ -17,8 +17,9 @@ Steps for date D (the previous fleet-local day when run at 06:00), each a functi
    each memory's source messages (:func:`_embed`).
 5. Commit memories, progress and D's completion in one transaction (nothing partial
    survives a failure, so a failed run is simply run again) (:func:`_commit`).
-6. Build the template report (:func:`agentfleet_runtime.brain.report.daily_report`, no LLM)
-   and put it on SPECTRA's queue as an ANNOUNCE job ``report:{fleet}:{D}`` — atomically
+6. Build the template report (:mod:`agentfleet_runtime.brain.report`, no LLM): an embed
+   under its heading, the text form logged, and put it on SPECTRA's queue as an ANNOUNCE
+   job ``report:{fleet}:{D}`` — atomically
    with a Redis run-once marker, and recorded in PostgreSQL, so it is queued once; the
    worker's own ``done`` marker on the job id guards the post itself (:func:`_queue_report`).
 7. Leave the run's outcome in Redis (:func:`_record_outcome`): in Kubernetes this process is a
@@ -44,10 +45,14 @@ import redis.asyncio as aioredis
 from agentfleet_runtime.brain.catchup import candidate_days, plan_catch_up
 from agentfleet_runtime.brain.messages import JobKind, PersonaJob
 from agentfleet_runtime.brain.report import (
+    REPORT_PERSONA,
     DailyReportData,
     ReportMemory,
     ReportProgress,
+    SharedFile,
     daily_report,
+    report_embed,
+    report_heading,
     report_job_id,
 )
 from agentfleet_runtime.brain.speech import ActiveTask
@@ -96,7 +101,6 @@ from agentfleet_runtime.pipeline.extract import (
 
 log = logging.getLogger(__name__)
 
-REPORT_PERSONA: Final = "spectra"
 REPORT_CHANNEL: Final = "command_center"
 REPORT_MARKER_TTL: Final = 7 * 24 * 3600
 #: Memories given to the progress call (the most important first).
@@ -383,6 +387,7 @@ async def _read_day(deps: PipelineDeps, day: date) -> _Conversation:
         "human_messages": humans,
         "agent_messages": agents,
         "channel_counts": per_channel,
+        "shared": selection.shared(channel_names),
     }
     return _Conversation(selection, persona_ids, channel_names, tasks, stats)
 
@@ -579,6 +584,11 @@ def _report_data(
             for i in summary.get("items", []) or []
             if isinstance(i, dict)
         ],
+        shared=[
+            SharedFile(str(f.get("channel", "")), str(f.get("author", "")), str(f.get("label", "")))
+            for f in stats.get("shared", []) or []
+            if isinstance(f, dict)
+        ],
     )
 
 
@@ -592,7 +602,9 @@ async def _queue_report(
         tasks = await FleetState(deps.redis, keys).tasks()
         memories = await deps.store.day_memories(config.fleet, day)
         progress = await deps.store.progress(config.fleet, day)
-        text = daily_report(_report_data(day, stats, tasks, memories, progress))
+        data = _report_data(day, stats, tasks, memories, progress)
+        text = daily_report(data)
+        # Posted as an embed under its heading; the text form is what the log keeps.
         job = PersonaJob(
             job_id=report_job_id(config.fleet, day),
             kind=JobKind.ANNOUNCE,
@@ -600,7 +612,8 @@ async def _queue_report(
             channel=REPORT_CHANNEL,
             channel_id=config.channel_ids[REPORT_CHANNEL],
             enqueued_at=time.time(),
-            text=text,
+            text=report_heading(data),
+            embed=report_embed(data),
         )
         script = deps.redis.register_script(_QUEUE_ONCE)
         queued = bool(
@@ -620,6 +633,8 @@ async def _queue_report(
             len(text),
             time.monotonic() - started,
         )
+        # The post is an embed; its text form is kept here, where operators grep for it.
+        log.info("Daily Report text for %s:\n%s", day, text)
     else:
         log.info("Daily Report for %s was already queued: not queued again", day)
     return queued, text

@@ -39,13 +39,14 @@ def split_command_line(line: str) -> tuple[str, list[str]]:
 
 
 def build_options(
-    world: World, command: Mapping[str, Any], words: Sequence[str]
+    world: World, command: Mapping[str, Any], words: Sequence[str], *, partial: bool = False
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Map ``words`` onto ``command``'s options; return (options, resolved).
 
     Words may be positional (in declaration order) or ``name:value`` like Discord's own
     client. Surplus words are joined into a final string option so an unquoted sentence
-    still works.
+    still works. A ``partial`` line is one still being typed (autocomplete): required
+    options may be missing yet.
     """
     resolved: dict[str, Any] = {}
     schema: list[Mapping[str, Any]] = list(command.get("options") or [])
@@ -64,7 +65,7 @@ def build_options(
         path.append((word, int(chosen["type"])))
         schema = list(chosen.get("options") or [])
 
-    values = _assign(schema, remaining)
+    values = _assign(schema, remaining, partial=partial)
     leaf = [
         {"name": name, "type": int(opt["type"]), "value": _convert(world, opt, raw, resolved)}
         for name, (opt, raw) in values.items()
@@ -76,7 +77,7 @@ def build_options(
 
 
 def _assign(
-    schema: Sequence[Mapping[str, Any]], words: Sequence[str]
+    schema: Sequence[Mapping[str, Any]], words: Sequence[str], *, partial: bool
 ) -> dict[str, tuple[Mapping[str, Any], str]]:
     by_name = {str(o["name"]): o for o in schema}
     values: dict[str, tuple[Mapping[str, Any], str]] = {}
@@ -100,7 +101,7 @@ def _assign(
     if positional:
         raise CommandLineError(f"too many arguments: {' '.join(positional)}")
     missing = [str(o["name"]) for o in schema if o.get("required") and str(o["name"]) not in values]
-    if missing:
+    if missing and not partial:
         raise CommandLineError(f"missing required option(s): {', '.join(missing)}")
     # Keep declaration order, as Discord does.
     return {name: values[name] for name in by_name if name in values}
@@ -142,3 +143,25 @@ def _convert(world: World, opt: Mapping[str, Any], raw: str, resolved: dict[str,
     except (ValueError, KeyError) as exc:
         raise CommandLineError(f"{name}: invalid value {raw!r} ({exc})") from None
     raise CommandLineError(f"{name}: option type {kind} is not supported by the sandbox")
+
+
+def focus(options: list[dict[str, Any]], name: str) -> None:
+    """Mark option ``name`` as the one being typed, its value the text typed so far.
+
+    Discord sends an autocomplete interaction's focused option as a string, whatever the
+    option's type, since the person has not finished typing it.
+    """
+    for option in options:
+        if option.get("name") == name and "value" in option:
+            option["focused"] = True
+            option["value"] = str(option["value"])
+            return
+        if "options" in option:
+            try:
+                focus(option["options"], name)
+            except CommandLineError:
+                continue
+            return
+    raise CommandLineError(
+        f"option {name!r} is not in the command line; type its start, e.g. {name}:ab"
+    )

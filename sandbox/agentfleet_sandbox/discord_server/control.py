@@ -8,15 +8,19 @@ Discord's ``{"code", "message"}`` shape.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .attachments import MAX_UPLOAD_BYTES, FileUpload
 from .commands import CommandLineError
 from .faults import DEFAULT_ROUTE
-from .json_views import interaction_json, message_json
+from .json_views import channel_json, interaction_json, message_json
 from .responses import ApiError, json_response
+from .rest.uploads import entity_too_large
 from .rest.validation import MAX_CONTENT
 
 if TYPE_CHECKING:
@@ -39,6 +43,7 @@ class ControlApi:
         router.add_get(f"{c}/messages", self._messages)
         router.add_get(f"{c}/channels/{{channel}}/messages", self._channel_messages)
         router.add_post(f"{c}/channels/{{channel}}/messages", self._post)
+        router.add_post(f"{c}/direct-messages", self._post_direct)
         router.add_post(f"{c}/interactions", self._invoke)
         router.add_get(f"{c}/interactions/{{interaction_id}}", self._interaction)
         router.add_get(f"{c}/commands", self._commands)
@@ -62,10 +67,7 @@ class ControlApi:
             {
                 "guild_id": str(self.world.guild_id),
                 "guild_name": self.world.guild_name,
-                "channels": [
-                    {"id": str(c.id), "name": c.name, "position": c.position}
-                    for c in self.world.channels.values()
-                ],
+                "channels": [channel_json(c) for c in self.world.channels.values()],
                 "users": [
                     {
                         "id": str(u.id),
@@ -136,11 +138,8 @@ class ControlApi:
     async def _post(self, request: web.Request) -> web.Response:
         cid = self._channel(request)
         body = await _body(request)
-        content = str(body.get("content") or "")
-        if not content.strip():
-            raise ApiError(400, 50006, "Cannot send an empty message")
-        if len(content) > MAX_CONTENT:
-            raise ApiError(400, 50035, f"content must be {MAX_CONTENT} or fewer characters")
+        files = _files(body.get("attachments"))
+        content = _content(body, with_files=bool(files))
         reply_to = body.get("reply_to")
         try:
             message = await self.server.post_as_human(
@@ -149,22 +148,56 @@ class ControlApi:
                 author=str(body.get("author") or next(iter(self.world.humans))),
                 mentions=[str(m) for m in body.get("mentions") or []],
                 reply_to=int(reply_to) if reply_to else None,
+                files=files,
+            )
+        except (KeyError, ValueError) as exc:
+            raise ApiError(400, 0, str(exc.args[0] if exc.args else exc)) from None
+        return json_response(message_json(self.world, message))
+
+    async def _post_direct(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        content = _content(body)
+        try:
+            message = await self.server.post_direct(
+                content,
+                author=str(body.get("author") or next(iter(self.world.humans))),
+                bot=str(body.get("bot")),
             )
         except (KeyError, ValueError) as exc:
             raise ApiError(400, 0, str(exc.args[0] if exc.args else exc)) from None
         return json_response(message_json(self.world, message))
 
     async def _invoke(self, request: web.Request) -> web.Response:
+        """A person using an app: a button click, autocomplete, or a slash command."""
         body = await _body(request)
+        user = str(body.get("user") or next(iter(self.world.humans)))
+        channel = str(body.get("channel") or body.get("channel_id") or "command_center")
         try:
-            interaction = await self.server.invoke_command(
-                str(body.get("channel") or body.get("channel_id") or "command_center"),
-                body.get("command"),
-                user=str(body.get("user") or next(iter(self.world.humans))),
-                name=body.get("name"),
-                options=body.get("options"),
-            )
-        except (CommandLineError, KeyError) as exc:
+            if body.get("custom_id") is not None:
+                interaction = await self.server.use_component(
+                    int(body.get("message_id") or 0),
+                    str(body["custom_id"]),
+                    user=user,
+                    values=[str(v) for v in body.get("values") or []],
+                )
+            elif body.get("focused") is not None:
+                interaction = await self.server.autocomplete(
+                    channel,
+                    body.get("command"),
+                    focused=str(body["focused"]),
+                    user=user,
+                    name=body.get("name"),
+                    options=body.get("options"),
+                )
+            else:
+                interaction = await self.server.invoke_command(
+                    channel,
+                    body.get("command"),
+                    user=user,
+                    name=body.get("name"),
+                    options=body.get("options"),
+                )
+        except (CommandLineError, KeyError, ValueError) as exc:
             raise ApiError(400, 0, str(exc.args[0] if exc.args else exc)) from None
         return json_response(interaction_json(self.world, interaction))
 
@@ -232,6 +265,40 @@ class ControlApi:
         return json_response({"cleared": True})
 
 
+_FILES_USAGE = (
+    'attachments must be a list of {"filename": "cat.png", "data": "<base64 of the bytes>"} '
+    '(optional "content_type" and "description")'
+)
+
+
+def _files(items: Any) -> list[FileUpload]:
+    """The files a person attaches: ``attachments`` of a control API post, bytes in base64."""
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise ApiError(400, 0, _FILES_USAGE)
+    files = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("filename"), str):
+            raise ApiError(400, 0, _FILES_USAGE)
+        try:
+            data = base64.b64decode(str(item.get("data", "")), validate=True)
+        except binascii.Error:
+            raise ApiError(400, 0, f"{item['filename']}: data is not base64") from None
+        content_type, description = item.get("content_type"), item.get("description")
+        files.append(
+            FileUpload(
+                item["filename"],
+                data,
+                str(content_type) if content_type else None,
+                str(description) if description else None,
+            )
+        )
+    if sum(len(f.data) for f in files) > MAX_UPLOAD_BYTES:
+        raise entity_too_large()
+    return files
+
+
 async def _body(request: web.Request) -> dict[str, Any]:
     """Return the JSON object posted (empty without a body); 400 for anything else."""
     if not request.can_read_body:
@@ -243,3 +310,16 @@ async def _body(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, 0, "body must be a JSON object")
     return data
+
+
+def _content(body: dict[str, Any], *, with_files: bool = False) -> str:
+    """Return a person's message text, refused as Discord's client refuses it.
+
+    Text may be empty only when files go with it.
+    """
+    content = str(body.get("content") or "")
+    if not content.strip() and not with_files:
+        raise ApiError(400, 50006, "Cannot send an empty message")
+    if len(content) > MAX_CONTENT:
+        raise ApiError(400, 50035, f"content must be {MAX_CONTENT} or fewer characters")
+    return content

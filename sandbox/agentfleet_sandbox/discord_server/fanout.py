@@ -13,14 +13,16 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .gateway import Gateway, GatewaySession
-from .json_views import interaction_json, message_json
+from .json_views import channel_json, interaction_json, message_json
 from .page import LiveFeed
 from .world import (
     INTENT_DIRECT_MESSAGES,
     INTENT_GUILD_MESSAGE_TYPING,
     INTENT_GUILD_MESSAGES,
+    INTENT_GUILDS,
     INTENT_MESSAGE_CONTENT,
     VIEW_CHANNEL,
+    Channel,
     Interaction,
     Message,
     User,
@@ -78,14 +80,15 @@ class ChangeSignal:
                         await asyncio.wait_for(condition.wait(), _POLL_SECONDS)
 
 
-def can_read(session: GatewaySession, message: Message) -> bool:
+def can_read(session: GatewaySession, message: Message, *, direct: bool = False) -> bool:
     """Whether ``session`` may see ``message``'s content.
 
     Discord withholds content from sessions without the message-content intent, except
-    for their own messages and messages that mention them.
+    for their own messages, messages that mention them and direct messages.
     """
     return (
-        session.has_intent(INTENT_MESSAGE_CONTENT)
+        direct
+        or session.has_intent(INTENT_MESSAGE_CONTENT)
         or message.author.id == session.user.id
         or session.user.id in message.mention_ids
     )
@@ -144,6 +147,28 @@ class Fanout:
             "typing", {"channel_id": str(channel_id), "user": bot.key, "name": bot.name, "at": at}
         )
 
+    def thread_created(self, thread: Channel, *, added: User | None = None) -> None:
+        """A thread was opened: THREAD_CREATE to the sessions that can see it.
+
+        ``added`` is a user just added to a thread it could not see: only it hears of the
+        thread then, without ``newly_created`` (discord.py reports it as a thread join).
+        """
+        data = self.world.channel_payload(thread)
+        if added is None:
+            data["newly_created"] = True
+        self.gateway.dispatch_all(
+            "THREAD_CREATE",
+            lambda s: (
+                data
+                if s.has_intent(INTENT_GUILDS)
+                and (added is None or s.user.id == added.id)
+                and self.world.permissions(s.user, thread.id) & VIEW_CHANNEL
+                else None
+            ),
+        )
+        if added is None:
+            self._publish("thread", channel_json(thread))
+
     def interaction_changed(self, interaction: Interaction) -> None:
         """An interaction was created, answered or expired: refresh it on the page."""
         self._publish("interaction", interaction_json(self.world, interaction))
@@ -158,7 +183,9 @@ class Fanout:
         self.gateway.dispatch_all(
             event,
             lambda s: (
-                self.world.message_payload(message, hide_content=not can_read(s, message))
+                self.world.message_payload(
+                    message, hide_content=not can_read(s, message, direct=direct)
+                )
                 if s.has_intent(intent)
                 # A bot denied VIEW_CHANNEL receives nothing of that channel.
                 and self.world.permissions(s.user, message.channel_id) & VIEW_CHANNEL

@@ -9,12 +9,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from .world import FLAG_LOADING, Interaction, Message, World
+from .world import FLAG_LOADING, Channel, Interaction, Message, World
+
+
+def channel_json(channel: Channel) -> dict[str, Any]:
+    """Return the flat view of ``channel``: a guild text channel, a thread or a DM."""
+    kind = "dm" if channel.direct is not None else "thread" if channel.thread else "text"
+    return {
+        "id": str(channel.id),
+        "name": channel.name,
+        "position": channel.position,
+        "kind": kind,
+        "parent_id": str(channel.thread.parent_id) if channel.thread else None,
+        "private": bool(channel.thread and channel.thread.private),
+    }
 
 
 def message_json(world: World, message: Message) -> dict[str, Any]:
-    """Return the flat view of ``message``."""
+    """Return the flat view of ``message``.
+
+    Embeds, components, attachments and the thread a message started are taken from the
+    Discord payload itself, so the page shows exactly what the bots were sent.
+    """
     channel = world.channels[message.channel_id]
+    payload = world.message_payload(message)
     return {
         "id": str(message.id),
         "channel_id": str(channel.id),
@@ -36,6 +54,11 @@ def message_json(world: World, message: Message) -> dict[str, Any]:
         "edited_at": message.edited_at,
         "source": message.source,
         "interaction_id": str(message.interaction_id) if message.interaction_id else None,
+        "embeds": payload["embeds"],
+        "components": payload["components"],
+        "attachments": payload["attachments"],
+        "thread_id": payload["thread"]["id"] if "thread" in payload else None,
+        "direct": [u.name for u in channel.direct] if channel.direct else None,
     }
 
 
@@ -50,7 +73,10 @@ def interaction_json(world: World, interaction: Interaction) -> dict[str, Any]:
         "application": interaction.application.key,
         "user": interaction.user.key,
         "channel_id": str(interaction.channel_id),
+        "type": interaction.type,
+        "message_id": str(interaction.message_id) if interaction.message_id else None,
         "data": interaction.data,
+        "choices": interaction.choices,
         "callback_type": interaction.callback_type,
         "acknowledged": interaction.acknowledged,
         "expired": interaction.expired,

@@ -15,6 +15,7 @@ from typing import Any, Final, TypeVar
 
 from aiohttp import web
 
+from .attachments import FileUpload
 from .control import ControlApi
 from .fanout import ChangeSignal, Fanout
 from .faults import DEFAULT_ROUTE, Faults
@@ -23,6 +24,7 @@ from .humans import Humans
 from .page import LiveFeed, add_page_routes
 from .responses import render_api_errors
 from .rest import API_PREFIX, RestApi, TypingEvent
+from .rest.uploads import add_cdn_routes
 from .world import FLAG_LOADING, Interaction, Message, World
 
 _log = logging.getLogger(__name__)
@@ -82,12 +84,15 @@ class DiscordServer:
 
     def _build_app(self) -> web.Application:
         # Outermost first: Discord-shaped errors for every path, then the REST envelope.
+        # Room for Discord's 10 MiB of files plus the control API's base64 of them: the
+        # handlers enforce Discord's own limit and answer with Discord's error.
         app = web.Application(
-            middlewares=[render_api_errors, self.rest.envelope], client_max_size=8 * 1024 * 1024
+            middlewares=[render_api_errors, self.rest.envelope], client_max_size=16 * 1024 * 1024
         )
         app.router.add_get(GATEWAY_PATH, self.gateway.handle)
         self.rest.add_routes(app.router)
         self.control.add_routes(app.router)
+        add_cdn_routes(app.router, self.world)
         add_page_routes(app.router, self.feed)
         return app
 
@@ -102,6 +107,7 @@ class DiscordServer:
         await site.start()
         # With port 0 the OS picks the port: read it back from the bound socket.
         self.port = int(self._runner.addresses[0][1])
+        self.world.cdn_base_url = self.base_url
         _log.info("discord sandbox listening on %s", self.base_url)
 
     async def stop(self) -> None:
@@ -255,13 +261,15 @@ class DiscordServer:
         author: str = "alice",
         mentions: Iterable[str | int] = (),
         reply_to: int | None = None,
+        files: Sequence[FileUpload] = (),
     ) -> Message:
         """Post as human ``author``; ``mentions`` (names or ids) are added as ``<@id>``.
 
-        ``@Name`` typed in ``content`` becomes mention markup, as in Discord's client.
+        ``@Name`` typed in ``content`` becomes mention markup, as in Discord's client;
+        ``files`` are attached, as a person drops them into Discord's client.
         """
         return self.humans.post(
-            channel, content, author=author, mentions=mentions, reply_to=reply_to
+            channel, content, author=author, mentions=mentions, reply_to=reply_to, files=files
         )
 
     async def post_direct(self, content: str, *, author: str = "alice", bot: str) -> Message:
@@ -285,6 +293,46 @@ class DiscordServer:
         return self.humans.invoke_command(
             channel, command_line, user=user, name=name, options=options
         )
+
+    async def autocomplete(
+        self,
+        channel: str | int,
+        command_line: str | None = None,
+        *,
+        focused: str,
+        user: str = "alice",
+        name: str | None = None,
+        options: list[dict[str, Any]] | None = None,
+    ) -> Interaction:
+        """Type into option ``focused`` of a slash command: an autocomplete interaction.
+
+        ``command_line`` is what is typed so far (``/weather city:To``); the app's answer
+        is on the interaction's ``choices`` (see :meth:`wait_for_choices`).
+        """
+        return self.humans.autocomplete(
+            channel, command_line, user=user, focused=focused, name=name, options=options
+        )
+
+    async def wait_for_choices(
+        self,
+        interaction_id: int,
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> list[dict[str, Any]]:
+        """Wait for the app's autocomplete choices (callback type 8) and return them."""
+        interaction = self.world.interactions[interaction_id]
+        return await self.wait_for(lambda: interaction.choices, timeout)
+
+    async def use_component(
+        self,
+        message_id: int,
+        custom_id: str,
+        *,
+        user: str = "alice",
+        values: list[str] | None = None,
+    ) -> Interaction:
+        """Click button ``custom_id`` of a bot's message (or pick ``values`` in a select)."""
+        return self.humans.use_component(message_id, custom_id, user=user, values=values)
 
     # -- faults (see faults.py) --------------------------------------------------------
 

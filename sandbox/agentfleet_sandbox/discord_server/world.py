@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from . import layout
+from .attachments import Attachment, FileUpload, content_type_for, image_size, safe_filename
+
 #: Discord's epoch (2015-01-01T00:00:00Z) in milliseconds; snowflakes count from it.
 DISCORD_EPOCH_MS: Final = 1_420_070_400_000
 
@@ -45,6 +48,7 @@ _FIRST_HUMAN_ID: Final = _FIXED_BASE + 31
 DEFAULT_TOKENS: Final[Mapping[str, str]] = {key: f"sandbox-{key}-token" for key in BOTS}
 
 # Gateway intents the server honours (discord.Intents bit positions).
+INTENT_GUILDS: Final = 1 << 0
 INTENT_GUILD_MESSAGES: Final = 1 << 9
 INTENT_DIRECT_MESSAGES: Final = 1 << 12
 INTENT_GUILD_MESSAGE_TYPING: Final = 1 << 11
@@ -54,8 +58,24 @@ INTENT_MESSAGE_CONTENT: Final = 1 << 15
 MESSAGE_DEFAULT: Final = 0
 MESSAGE_REPLY: Final = 19
 MESSAGE_CHAT_INPUT_COMMAND: Final = 20
+FLAG_SUPPRESS_EMBEDS: Final = 1 << 2
+FLAG_HAS_THREAD: Final = 1 << 5
 FLAG_EPHEMERAL: Final = 1 << 6
 FLAG_LOADING: Final = 1 << 7
+FLAG_SUPPRESS_NOTIFICATIONS: Final = 1 << 12
+FLAG_COMPONENTS_V2: Final = 1 << 15
+"""The message is laid out by components alone: no ``content``, no ``embeds``."""
+
+# Channel types (Discord's values).
+CHANNEL_TEXT: Final = 0
+CHANNEL_DM: Final = 1
+CHANNEL_PUBLIC_THREAD: Final = 11
+CHANNEL_PRIVATE_THREAD: Final = 12
+
+# Interaction types, and what an interaction's ``type`` says it is.
+INTERACTION_COMMAND: Final = 2
+INTERACTION_COMPONENT: Final = 3
+INTERACTION_AUTOCOMPLETE: Final = 4
 
 #: Every permission bit; what an interaction reports the invoking member and the app have.
 ALL_PERMISSIONS: Final = str((1 << 50) - 1)
@@ -65,6 +85,8 @@ ADMINISTRATOR: Final = 1 << 3
 VIEW_CHANNEL: Final = 1 << 10
 SEND_MESSAGES: Final = 1 << 11
 READ_MESSAGE_HISTORY: Final = 1 << 16
+CREATE_PUBLIC_THREADS: Final = 1 << 35
+CREATE_PRIVATE_THREADS: Final = 1 << 36
 #: What @everyone may do: everything but ADMINISTRATOR, which would make channel
 #: overwrites moot (Discord ignores them for administrators).
 EVERYONE_PERMISSIONS: Final = ((1 << 50) - 1) & ~ADMINISTRATOR
@@ -177,14 +199,33 @@ class Overwrite:
 
 
 @dataclass(frozen=True, slots=True)
+class Thread:
+    """What makes a channel a thread: the text channel it hangs off and who started it."""
+
+    parent_id: int
+    owner_id: int
+    private: bool
+    """A private thread (type 12) is seen by its members only; a public one (11) by all."""
+    auto_archive_duration: int
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Channel:
-    """A text channel of the sandbox guild, or a direct-message channel."""
+    """A text channel of the sandbox guild, a thread in one, or a direct-message channel."""
 
     id: int
     name: str
     position: int
     direct: tuple[User, User] | None = None
     """For a direct-message channel: the person and the bot in it (no guild)."""
+    thread: Thread | None = None
+    """For a thread: its parent channel, owner and kind."""
+
+    @property
+    def guild_text(self) -> bool:
+        """Whether this is one of the guild's own text channels (not a thread, not a DM)."""
+        return self.direct is None and self.thread is None
 
     def payload(
         self,
@@ -192,19 +233,23 @@ class Channel:
         last_message_id: int | None = None,
         overwrites: Sequence[Overwrite] = (),
     ) -> dict[str, Any]:
-        """Return the Discord channel object (a DM channel has no guild and no overwrites)."""
+        """Return the Discord channel object (a DM channel has no guild and no overwrites).
+
+        A thread's object needs its message and member counts: see
+        :meth:`World.channel_payload`.
+        """
         if self.direct is not None:
             person, _bot = self.direct
             return {
                 "id": str(self.id),
-                "type": 1,
+                "type": CHANNEL_DM,
                 "last_message_id": str(last_message_id) if last_message_id else None,
                 "recipients": [person.payload()],
                 "flags": 0,
             }
         return {
             "id": str(self.id),
-            "type": 0,
+            "type": CHANNEL_TEXT,
             "guild_id": str(guild_id),
             "name": self.name,
             "position": self.position,
@@ -235,11 +280,16 @@ class Message:
     allowed_mentions: dict[str, Any] | None = None
     """The ``allowed_mentions`` the sender asked for, kept for inspection by tests."""
     flags: int = 0
+    embeds: list[dict[str, Any]] = field(default_factory=list)
+    """Rich embeds as the sender gave them, checked by ``rest/rich.py``."""
+    components: list[dict[str, Any]] = field(default_factory=list)
+    """Buttons, selects and (with :data:`FLAG_COMPONENTS_V2`) the layout, each with an ``id``."""
     webhook_id: int | None = None
     interaction_id: int | None = None
     edited_at: float | None = None
     source: str = "rest"
     """``rest`` (a bot's send), ``human`` (control API), ``interaction`` or ``webhook``."""
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def created_at(self) -> float:
@@ -254,7 +304,7 @@ class Message:
 
 @dataclass(slots=True)
 class Interaction:
-    """An application command invocation and everything the app answered to it."""
+    """A person using an app (a command, a component, autocomplete) and the app's answers."""
 
     id: int
     token: str
@@ -262,6 +312,12 @@ class Interaction:
     user: User
     channel_id: int
     data: dict[str, Any]
+    type: int = INTERACTION_COMMAND
+    """A slash command (2), a click on a message's component (3) or autocomplete (4)."""
+    message_id: int | None = None
+    """For a component interaction: the message whose component was used."""
+    choices: list[dict[str, Any]] | None = None
+    """For autocomplete: the choices the app answered with (callback type 8)."""
     created_at: float = field(default_factory=time.time)
     callback_type: int | None = None
     """The first callback's type: 4 (message), 5 (deferred) ...; None while unanswered."""
@@ -326,7 +382,13 @@ class World:
         self.roles: dict[int, str] = {}
         self.member_roles: dict[int, set[int]] = {}
         self.messages: dict[int, Message] = {}
+        self.attachments: dict[int, Attachment] = {}
+        """Uploaded files by id, served at their CDN-style URLs."""
+        self.cdn_base_url = ""
+        """Base of attachment URLs: the server's own address, known once it listens."""
         self.history: dict[int, list[Message]] = {cid: [] for cid in self.channels}
+        # thread id → ids of its members (who sees a private thread).
+        self.thread_members: dict[int, set[int]] = {}
         self._by_nonce: dict[tuple[int, int, str], Message] = {}
         # app id → guild id (None = global) → command name → command object
         self.commands: dict[int, dict[int | None, dict[str, dict[str, Any]]]] = {}
@@ -367,7 +429,13 @@ class World:
         return role_id
 
     def direct_channel(self, person: User, bot: User) -> Channel:
-        """The direct-message channel between ``person`` and ``bot``, opened on first use."""
+        """The direct-message channel between ``person`` and ``bot``, opened on first use.
+
+        One channel per pair, whoever opens it: a bot's ``create_dm`` and the person's
+        first message land in the same channel, as on Discord.
+        """
+        if person.bot or not bot.bot:
+            raise ValueError("a direct-message channel is between a person and a bot")
         for channel in self.channels.values():
             if channel.direct == (person, bot):
                 return channel
@@ -380,6 +448,36 @@ class World:
         self.channels[channel.id] = channel
         self.history[channel.id] = []
         return channel
+
+    def add_thread(
+        self,
+        parent: Channel,
+        *,
+        name: str,
+        owner: User,
+        private: bool,
+        auto_archive_duration: int,
+        starter: Message | None = None,
+    ) -> Channel:
+        """Open a thread in ``parent``; one started from a message takes that message's id.
+
+        The starter message is flagged :data:`FLAG_HAS_THREAD` and shows the thread in its
+        payload, as on Discord. The owner is the thread's first member.
+        """
+        now = time.time()
+        thread = Channel(
+            id=starter.id if starter is not None else self.snowflakes.next(),
+            name=name,
+            position=-1,
+            thread=Thread(parent.id, owner.id, private, auto_archive_duration, now),
+        )
+        self.channels[thread.id] = thread
+        self.history[thread.id] = []
+        self.overwrites[thread.id] = {}
+        self.thread_members[thread.id] = {owner.id}
+        if starter is not None:
+            starter.flags |= FLAG_HAS_THREAD
+        return thread
 
     def reset_token(self, bot: str) -> str:
         """Give ``bot`` a new token, as the Developer Portal's "Reset Token" does.
@@ -421,11 +519,18 @@ class World:
 
         The owner may do everything; otherwise @everyone's permissions (other roles carry
         none here), then the channel's @everyone overwrite, then the member's own. In a
-        direct-message channel its two users may do everything and nobody else anything.
+        direct-message channel its two users may do everything and nobody else anything;
+        a thread has its parent's permissions, a private thread for its members only.
         """
-        direct = self.channels[channel_id].direct if channel_id in self.channels else None
-        if direct is not None:
-            return (1 << 50) - 1 if user in direct else 0
+        channel = self.channels.get(channel_id)
+        if channel is not None and channel.direct is not None:
+            return (1 << 50) - 1 if user in channel.direct else 0
+        if channel is not None and channel.thread is not None:
+            # A thread takes its parent's permissions; a private one hides from non-members.
+            members = self.thread_members.get(channel_id, set())
+            if channel.thread.private and user.id not in members:
+                return 0
+            return self.permissions(user, channel.thread.parent_id)
         if user.id == self.owner.id:
             return (1 << 50) - 1
         allowed = EVERYONE_PERMISSIONS
@@ -444,11 +549,44 @@ class World:
 
     def channel_payload(self, channel: Channel) -> dict[str, Any]:
         """Return ``channel``'s object with its last message and permission overwrites."""
+        if channel.thread is not None:
+            return self._thread_payload(channel, channel.thread)
         return channel.payload(
             self.guild_id,
             self._last_message_id(channel.id),
-            list(self.overwrites[channel.id].values()),
+            list(self.overwrites.get(channel.id, {}).values()),
         )
+
+    def _thread_payload(self, channel: Channel, thread: Thread) -> dict[str, Any]:
+        # Every key discord.py's Thread._from_data reads without a default is here.
+        count = len(self.history[channel.id])
+        last = self._last_message_id(channel.id)
+        return {
+            "id": str(channel.id),
+            "type": CHANNEL_PRIVATE_THREAD if thread.private else CHANNEL_PUBLIC_THREAD,
+            "guild_id": str(self.guild_id),
+            "parent_id": str(thread.parent_id),
+            "owner_id": str(thread.owner_id),
+            "name": channel.name,
+            "last_message_id": str(last) if last else None,
+            "rate_limit_per_user": 0,
+            "message_count": count,
+            "total_message_sent": count,
+            "member_count": len(self.thread_members.get(channel.id, ())),
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": thread.auto_archive_duration,
+                "archive_timestamp": iso(thread.created_at),
+                "locked": False,
+                "invitable": True,
+                "create_timestamp": iso(thread.created_at),
+            },
+        }
+
+    def threads(self) -> list[Channel]:
+        """The guild's threads, oldest first (none is ever archived here)."""
+        return [c for c in self.channels.values() if c.thread is not None]
 
     def resolve_user(self, ref: str | int) -> User:
         """Find a user by id, bot key, human name or display name (case-insensitive)."""
@@ -563,10 +701,9 @@ class World:
             "unavailable": False,
             "member_count": len(members),
             "members": members,
-            "channels": [
-                self.channel_payload(c) for c in self.channels.values() if c.direct is None
-            ],
-            "threads": [],
+            "channels": [self.channel_payload(c) for c in self.channels.values() if c.guild_text],
+            # Active threads: a client that connects later still knows where they hang.
+            "threads": [self.channel_payload(t) for t in self.threads()],
             "presences": [],
             "voice_states": [],
             "stage_instances": [],
@@ -623,15 +760,18 @@ class World:
             "mentions": self._mention_payloads(message),
             "mention_roles": [],
             "mention_channels": [],
-            "attachments": [],
-            "embeds": [],
-            "components": [],
+            "attachments": [a.payload(self.cdn_base_url) for a in message.attachments],
+            "embeds": list(message.embeds),
+            "components": list(message.components),
             "reactions": [],
             "pinned": False,
             "flags": message.flags,
         }
         if self.channels[message.channel_id].direct is not None:
             del payload["guild_id"], payload["member"]  # a DM belongs to no guild
+        started = self.channels.get(message.id)
+        if started is not None and started.thread is not None:
+            payload["thread"] = self.channel_payload(started)  # the thread it started
         if message.nonce is not None:
             payload["nonce"] = message.nonce
         if message.webhook_id is not None:
@@ -655,7 +795,7 @@ class World:
     def _interaction_metadata(self, interaction: Interaction) -> dict[str, Any]:
         return {
             "id": str(interaction.id),
-            "type": 2,
+            "type": interaction.type,
             "name": interaction.data.get("name", ""),
             "user": interaction.user.payload(),
             "authorizing_integration_owners": {"0": str(self.guild_id)},
@@ -729,12 +869,19 @@ class World:
         nonce: str | None = None,
         allowed_mentions: dict[str, Any] | None = None,
         flags: int = 0,
+        embeds: Sequence[dict[str, Any]] = (),
+        components: Sequence[dict[str, Any]] = (),
         msg_type: int | None = None,
         webhook_id: int | None = None,
         interaction_id: int | None = None,
         source: str = "rest",
+        attachments: tuple[Attachment, ...] = (),
     ) -> Message:
-        """Store a new message (no dispatch; the server fans it out)."""
+        """Store a new message (no dispatch; the server fans it out).
+
+        Mentions come from the content and, in a components-v2 message, from its text
+        displays, which ping like content does.
+        """
         replied_author = None
         if reference_id is not None:
             referenced = self.messages.get(reference_id)
@@ -750,25 +897,56 @@ class World:
             nonce=nonce,
             reference_id=reference_id,
             mention_ids=self.mentions_for(
-                content,
+                "\n".join((content, *layout.texts(components))),
                 allowed_mentions=allowed_mentions,
                 replied_author=replied_author,
             ),
             allowed_mentions=allowed_mentions,
             flags=flags,
+            embeds=list(embeds),
+            components=list(components),
             webhook_id=webhook_id,
             interaction_id=interaction_id,
             source=source,
+            attachments=attachments,
         )
         self.messages[message.id] = message
         self.history[channel_id].append(message)
         if nonce is not None:
             self._by_nonce[(message.author.id, channel_id, str(nonce))] = message
+        if channel_id in self.thread_members:
+            # Posting in a thread, or being mentioned there, makes one a member of it.
+            self.thread_members[channel_id].update((author.id, *message.mention_ids))
         return message
 
+    def add_attachments(
+        self, channel_id: int, uploads: Iterable[FileUpload]
+    ) -> tuple[Attachment, ...]:
+        """Store uploaded files for a message of ``channel_id``; they are served at once."""
+        return tuple(self._add_attachment(channel_id, upload) for upload in uploads)
+
+    def _add_attachment(self, channel_id: int, upload: FileUpload) -> Attachment:
+        name = safe_filename(upload.filename)
+        kind = content_type_for(name, upload.content_type)
+        size = image_size(kind, upload.data)
+        attachment = Attachment(
+            id=self.snowflakes.next(),
+            channel_id=channel_id,
+            filename=name,
+            content_type=kind,
+            data=upload.data,
+            description=upload.description,
+            width=size[0] if size else None,
+            height=size[1] if size else None,
+        )
+        self.attachments[attachment.id] = attachment
+        return attachment
+
     def remove_message(self, message: Message) -> None:
-        """Forget ``message`` (no dispatch; the server tells the clients)."""
+        """Forget ``message`` and its files (no dispatch; the server tells the clients)."""
         self.messages.pop(message.id, None)
+        for attachment in message.attachments:
+            self.attachments.pop(attachment.id, None)
         history = self.history[message.channel_id]
         if message in history:
             history.remove(message)
@@ -814,9 +992,16 @@ class World:
         raise KeyError(f"no application command /{name} is registered")
 
     def new_interaction(
-        self, *, app: User, user: User, channel_id: int, data: dict[str, Any]
+        self,
+        *,
+        app: User,
+        user: User,
+        channel_id: int,
+        data: dict[str, Any],
+        kind: int = INTERACTION_COMMAND,
+        message_id: int | None = None,
     ) -> Interaction:
-        """Create and store an interaction for ``user`` invoking a command of ``app``."""
+        """Create and store an interaction of ``user`` with ``app`` (a command by default)."""
         interaction = Interaction(
             id=self.snowflakes.next(),
             token=secrets.token_urlsafe(32),
@@ -824,6 +1009,8 @@ class World:
             user=user,
             channel_id=channel_id,
             data=data,
+            type=kind,
+            message_id=message_id,
         )
         self.interactions[interaction.id] = interaction
         self._interactions_by_token[interaction.token] = interaction
@@ -834,14 +1021,14 @@ class World:
         return self._interactions_by_token.get(token)
 
     def interaction_payload(self, interaction: Interaction) -> dict[str, Any]:
-        """Render INTERACTION_CREATE for a chat-input command."""
+        """Render INTERACTION_CREATE; a component interaction carries the message used."""
         channel = self.channels[interaction.channel_id]
         member = self.member_payload(interaction.user)
         member["permissions"] = ALL_PERMISSIONS
-        return {
+        payload: dict[str, Any] = {
             "id": str(interaction.id),
             "application_id": str(interaction.application.id),
-            "type": 2,
+            "type": interaction.type,
             "data": interaction.data,
             "guild_id": str(self.guild_id),
             "guild": {"id": str(self.guild_id), "locale": "ja", "features": []},
@@ -858,3 +1045,6 @@ class World:
             "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }
+        if interaction.message_id in self.messages:
+            payload["message"] = self.message_payload(self.messages[interaction.message_id])
+        return payload

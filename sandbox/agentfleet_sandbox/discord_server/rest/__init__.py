@@ -11,6 +11,10 @@ module             routes (under ``/api/v10``)
                    ``channels/{id}``
 ``messages``       ``channels/{id}/messages[/{id}]`` (send, list, get, edit, delete),
                    ``channels/{id}/typing``
+``threads``        ``channels/{id}/messages/{id}/threads``, ``channels/{id}/threads``,
+                   ``channels/{id}/thread-members/{id or @me}``
+``rich``           (no routes) embeds and components of a message body, checked
+``uploads``        (no routes) ``multipart/form-data`` bodies: ``payload_json`` and files
 ``interactions``   ``applications/{id}[/guilds/{id}]/commands``,
                    ``interactions/{id}/{token}/callback``,
                    ``webhooks/{app}/{token}[/messages/{id or @original}]``

@@ -2,32 +2,31 @@
 
 Every call under :data:`API_PREFIX` goes through :meth:`RestApi.envelope`: injected faults
 first (delay, 429), then the handler, with errors in Discord's JSON shape and Discord's
-``X-RateLimit-*`` headers on the answer, then a line in :attr:`RestApi.request_log`.
+``X-RateLimit-*`` headers on the answer, then a line in :attr:`RestApi.request_log`. Every
+4xx is also logged with its route and reason: a bot refused here should not have to
+guess why.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable
-from typing import Final
 
 from aiohttp import web
 
 from ..fanout import Fanout
 from ..faults import Faults, too_many_requests
-from ..responses import ApiError, Handler, json_response, ratelimit_bucket
+from ..responses import ApiError, Handler, json_response, log_refusal, ratelimit_bucket
 from ..world import World
 from .guild import GuildRoutes
 from .identity import IdentityRoutes
 from .interactions import InteractionRoutes
 from .messages import MessageRoutes
+from .threads import ThreadRoutes
+from .validation import API_PREFIX, route_of
 
-# The server's logger: the warning is the server answering, wherever the code lives.
-_log = logging.getLogger("agentfleet_sandbox.discord_server.server")
-
-API_PREFIX: Final = "/api/v10"
+__all__ = ["API_PREFIX", "RestApi"]
 
 
 class RestApi:
@@ -48,13 +47,14 @@ class RestApi:
         self.identity = IdentityRoutes(world, gateway_url)
         self.guild = GuildRoutes(world)
         self.messages = MessageRoutes(world, fanout)
+        self.threads = ThreadRoutes(world, fanout)
         self.interactions = InteractionRoutes(world, fanout, interaction_ack_seconds)
         self.request_log: list[tuple[str, str, int]] = []
         """(method, route template, status) of every REST call, for tests."""
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         """Mount every group under :data:`API_PREFIX`."""
-        for group in (self.identity, self.guild, self.messages, self.interactions):
+        for group in (self.identity, self.guild, self.messages, self.threads, self.interactions):
             group.add_routes(router, API_PREFIX)
 
     @web.middleware
@@ -62,31 +62,32 @@ class RestApi:
         """Apply faults, render errors, add rate-limit headers and log, for REST calls only."""
         if not request.path.startswith(API_PREFIX):
             return await handler(request)
-        resource = request.match_info.route.resource
-        template = resource.canonical[len(API_PREFIX) :] if resource is not None else request.path
-        route = f"{request.method} {template}"
+        route = route_of(request)
         if self.faults.rest_delay:
             await asyncio.sleep(self.faults.rest_delay)
         bot = self.world.bot_for_token(request.headers.get("Authorization", ""))
         fault = self.faults.take_rate_limit(route, bot)
         if fault is not None:
             response: web.StreamResponse = too_many_requests(fault, route)
+            log_refusal(route, response.status, "rate limited (an injected fault)")
         else:
-            response = await self._answer(request, handler)
+            response = await self._answer(request, handler, route)
             _add_ratelimit_headers(response, route)
-        self.request_log.append((request.method, template, response.status))
+        self.request_log.append((request.method, route.partition(" ")[2], response.status))
         return response
 
     @staticmethod
-    async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def _answer(request: web.Request, handler: Handler, route: str) -> web.StreamResponse:
         try:
             return await handler(request)
         except ApiError as exc:
+            if exc.status < 500:
+                log_refusal(route, exc.status, exc.reason())
             return exc.response()
         except web.HTTPException as exc:
-            # Unknown routes/methods answer in Discord's JSON error shape; logged so a
-            # client calling an endpoint the sandbox lacks is visible.
-            _log.warning("sandbox: %s %s -> %s", request.method, request.path, exc.status)
+            # Unknown routes/methods answer in Discord's JSON error shape; logged with the
+            # path, as a client calling an endpoint the sandbox lacks has no route here.
+            log_refusal(f"{request.method} {request.path}", exc.status, exc.reason)
             return json_response(
                 {"message": f"{exc.status}: {exc.reason}", "code": 0}, status=exc.status
             )

@@ -36,7 +36,9 @@ class GuildRoutes:
 
     async def _get_guild_channels(self, request: web.Request) -> web.Response:
         check_guild(self.world, request)
-        return json_response([self.world.channel_payload(c) for c in self.world.channels.values()])
+        # Discord lists the guild's channels here: not its threads, never a DM.
+        channels = [c for c in self.world.channels.values() if c.guild_text]
+        return json_response([self.world.channel_payload(c) for c in channels])
 
     async def _get_member(self, request: web.Request) -> web.Response:
         check_guild(self.world, request)

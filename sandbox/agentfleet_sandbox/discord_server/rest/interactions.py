@@ -1,36 +1,78 @@
-"""Slash commands from the app's side: registering them, answering, following up.
+"""Interactions from the app's side: registering commands, answering, following up.
 
-``CommandTree.sync`` bulk-overwrites an app's commands; a person invoking one (from the
-page or a test) becomes an INTERACTION_CREATE; the app then answers once through the
-callback (at once, or deferred and edited later) and may send follow-ups through the
-interaction's webhook. The 3 s acknowledgement deadline and the one-answer rule are
-Discord's, so an app that is slow or answers twice fails here as it would there.
+``CommandTree.sync`` bulk-overwrites an app's commands; a person invoking one, clicking a
+message's button or typing into an autocompleted option (from the page or a test)
+becomes an INTERACTION_CREATE; the app then answers once through the callback and may
+send follow-ups through the interaction's webhook. Which answers fit which interaction,
+the 3 s acknowledgement deadline and the one-answer rule are Discord's, so an app that
+answers wrongly, slowly or twice fails here as it would there:
+
+=====  ==========================  ==================================================
+type   callback                    what it does here
+=====  ==========================  ==================================================
+4      CHANNEL_MESSAGE             a new message answering the interaction
+5      DEFERRED_CHANNEL_MESSAGE    a "thinking" message, delivered by editing it
+6      DEFERRED_UPDATE_MESSAGE     component only: ``@original`` is the clicked message
+7      UPDATE_MESSAGE              component only: edits the clicked message
+8      AUTOCOMPLETE_RESULT         autocomplete only: the choices, kept for the control API
+9      MODAL                       accepted; the modal itself is not modelled
+=====  ==========================  ==================================================
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 from aiohttp import web
 
 from ..fanout import Fanout
-from ..responses import ApiError, json_response
+from ..responses import ApiError, invalid_form_body, json_response, missing_field, not_one_of
 from ..world import (
     FLAG_EPHEMERAL,
     FLAG_LOADING,
+    INTERACTION_AUTOCOMPLETE,
+    INTERACTION_COMMAND,
+    INTERACTION_COMPONENT,
     MESSAGE_CHAT_INPUT_COMMAND,
     Interaction,
     Message,
     User,
     World,
 )
-from .validation import caller, check_content, read_body
+from .rich import MESSAGE_BODY_FIELDS, Shown, read_edit, read_new
+from .validation import FieldNotes, caller, read_body
 
-#: Callback types that answer without a message: PONG, deferred update, update, modal.
-SILENT_CALLBACKS = (1, 6, 7, 9)
-CALLBACK_MESSAGE = 4
-CALLBACK_DEFERRED_MESSAGE = 5
+CALLBACK_MESSAGE: Final = 4
+CALLBACK_DEFERRED_MESSAGE: Final = 5
+CALLBACK_DEFERRED_UPDATE: Final = 6
+CALLBACK_UPDATE: Final = 7
+CALLBACK_AUTOCOMPLETE: Final = 8
+CALLBACK_MODAL: Final = 9
+#: The callbacks Discord takes for each interaction type.
+ALLOWED_CALLBACKS: Final[Mapping[int, frozenset[int]]] = {
+    INTERACTION_COMMAND: frozenset({CALLBACK_MESSAGE, CALLBACK_DEFERRED_MESSAGE, CALLBACK_MODAL}),
+    INTERACTION_COMPONENT: frozenset(
+        {
+            CALLBACK_MESSAGE,
+            CALLBACK_DEFERRED_MESSAGE,
+            CALLBACK_DEFERRED_UPDATE,
+            CALLBACK_UPDATE,
+            CALLBACK_MODAL,
+        }
+    ),
+    INTERACTION_AUTOCOMPLETE: frozenset({CALLBACK_AUTOCOMPLETE}),
+}
+MAX_CHOICES: Final = 25
+MAX_CHOICE_NAME: Final = 100
+#: What a callback's ``data`` may say that the server acts on, by callback type.
+MODELLED_DATA: Final[Mapping[int, frozenset[str]]] = {
+    CALLBACK_MESSAGE: MESSAGE_BODY_FIELDS,
+    CALLBACK_DEFERRED_MESSAGE: frozenset({"flags"}),
+    CALLBACK_UPDATE: MESSAGE_BODY_FIELDS,
+    CALLBACK_AUTOCOMPLETE: frozenset({"choices"}),
+}
 
 
 class InteractionRoutes:
@@ -41,6 +83,7 @@ class InteractionRoutes:
         self.world = world
         self.fanout = fanout
         self.ack_seconds = ack_seconds
+        self.notes = FieldNotes()
 
     def add_routes(self, router: web.UrlDispatcher, prefix: str) -> None:
         """Mount the handlers under ``prefix``."""
@@ -107,17 +150,22 @@ class InteractionRoutes:
         interaction = self._interaction_for(request)
         self._check_answerable(interaction)
         body = await read_body(request)
-        kind = int(body.get("type", 0))
+        kind = body.get("type")
+        allowed = ALLOWED_CALLBACKS[interaction.type]
+        if kind not in allowed:
+            raise not_one_of("type", sorted(allowed))
         data = body.get("data") or {}
+        self.notes.note(request, data, MODELLED_DATA.get(kind, frozenset()))
         ephemeral = bool(int(data.get("flags") or 0) & FLAG_EPHEMERAL)
         message: Message | None = None
         if kind in (CALLBACK_MESSAGE, CALLBACK_DEFERRED_MESSAGE):
             message = self._original_response(interaction, kind, data, ephemeral)
-        elif kind not in SILENT_CALLBACKS:
-            raise ApiError(400, 50035, f"Invalid interaction response type {kind}")
-        interaction.callback_type = kind
-        if message is not None:
             self.fanout.message_created(message)
+        elif kind in (CALLBACK_DEFERRED_UPDATE, CALLBACK_UPDATE):
+            message = self._update_clicked(interaction, kind, data)
+        elif kind == CALLBACK_AUTOCOMPLETE:
+            interaction.choices = _choices(data)
+        interaction.callback_type = kind
         self.fanout.interaction_changed(interaction)
         if request.query.get("with_response", "").lower() not in ("1", "true"):
             return web.Response(status=204)
@@ -137,14 +185,18 @@ class InteractionRoutes:
         self, interaction: Interaction, kind: int, data: dict[str, Any], ephemeral: bool
     ) -> Message:
         """Store the answer message (empty and loading while deferred), not yet fanned out."""
-        content = str(data.get("content") or "") if kind == CALLBACK_MESSAGE else ""
-        check_content(content)
+        if kind == CALLBACK_MESSAGE:
+            shown = read_new(data, other_parts=bool(data.get("attachments")))
+        else:
+            shown = Shown(content="", embeds=[], components=[], flags=0)
         loading = FLAG_LOADING if kind == CALLBACK_DEFERRED_MESSAGE else 0
         message = self.world.add_message(
             channel_id=interaction.channel_id,
             author=interaction.application,
-            content=content,
-            flags=(FLAG_EPHEMERAL if ephemeral else 0) | loading,
+            content=shown.content,
+            embeds=shown.embeds,
+            components=shown.components,
+            flags=shown.flags | (FLAG_EPHEMERAL if ephemeral else 0) | loading,
             msg_type=MESSAGE_CHAT_INPUT_COMMAND,
             webhook_id=interaction.application.id,
             interaction_id=interaction.id,
@@ -154,6 +206,24 @@ class InteractionRoutes:
         interaction.original_id = message.id
         return message
 
+    def _update_clicked(
+        self, interaction: Interaction, kind: int, data: Mapping[str, Any]
+    ) -> Message | None:
+        """Answer a click by updating the clicked message: now (7) or by a later edit (6).
+
+        Either way the clicked message becomes the interaction's ``@original``.
+        """
+        message = self.world.messages.get(interaction.message_id or 0)
+        if message is None:
+            raise ApiError(404, 10008, "Unknown Message")
+        interaction.original_id = message.id
+        if kind == CALLBACK_DEFERRED_UPDATE:
+            return None
+        read_edit(data, message, other_parts=bool(data.get("attachments"))).apply(message)
+        message.edited_at = time.time()
+        self.fanout.message_updated(message)
+        return message
+
     # -- the interaction's webhook: follow-ups and the original response ----------------
 
     async def _webhook_execute(self, request: web.Request) -> web.Response:
@@ -161,15 +231,15 @@ class InteractionRoutes:
         if not interaction.acknowledged:
             raise ApiError(404, 10015, "Unknown Webhook")
         body = await read_body(request)
-        content = str(body.get("content") or "")
-        check_content(content)
-        if not content.strip() and not body.get("embeds"):
-            raise ApiError(400, 50006, "Cannot send an empty message")
+        self.notes.note(request, body, MESSAGE_BODY_FIELDS)
+        shown = read_new(body, other_parts=bool(body.get("attachments")))
         message = self.world.add_message(
             channel_id=interaction.channel_id,
             author=interaction.application,
-            content=content,
-            flags=int(body.get("flags") or 0) & FLAG_EPHEMERAL,
+            content=shown.content,
+            embeds=shown.embeds,
+            components=shown.components,
+            flags=shown.flags | (int(body.get("flags") or 0) & FLAG_EPHEMERAL),
             msg_type=MESSAGE_CHAT_INPUT_COMMAND,
             webhook_id=interaction.application.id,
             interaction_id=interaction.id,
@@ -202,10 +272,9 @@ class InteractionRoutes:
         interaction = self._interaction_for(request)
         message = self._webhook_message(request, interaction)
         body = await read_body(request)
-        if "content" in body:
-            content = str(body.get("content") or "")
-            check_content(content)
-            message.content = content
+        self.notes.note(request, body, MESSAGE_BODY_FIELDS)
+        # A deferred answer is empty until this edit fills it: check the result as a send.
+        read_edit(body, message, other_parts=bool(body.get("attachments"))).apply(message)
         # Editing a deferred answer is how the app delivers it: the "thinking" state ends.
         message.flags &= ~FLAG_LOADING
         message.edited_at = time.time()
@@ -228,7 +297,7 @@ def _callback_result(
     result: dict[str, Any] = {
         "interaction": {
             "id": str(interaction.id),
-            "type": 2,
+            "type": interaction.type,
             "response_message_loading": kind == CALLBACK_DEFERRED_MESSAGE,
             "response_message_ephemeral": ephemeral,
         }
@@ -239,3 +308,24 @@ def _callback_result(
     else:
         result["resource"] = {"type": kind}
     return result
+
+
+def _choices(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Check an autocomplete answer as Discord does: up to 25 choices, each named."""
+    choices = data.get("choices")
+    if not isinstance(choices, list):
+        raise missing_field("data.choices")
+    if len(choices) > MAX_CHOICES:
+        raise invalid_form_body(
+            "data.choices", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CHOICES} or fewer in length."
+        )
+    for i, choice in enumerate(choices):
+        name = choice.get("name") if isinstance(choice, dict) else None
+        named = isinstance(name, str) and 1 <= len(name) <= MAX_CHOICE_NAME
+        if not named or "value" not in choice:
+            raise invalid_form_body(
+                f"data.choices.{i}",
+                "BASE_TYPE_BAD_LENGTH",
+                f"A choice needs a name of 1 to {MAX_CHOICE_NAME} characters and a value.",
+            )
+    return choices

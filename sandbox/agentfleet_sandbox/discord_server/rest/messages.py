@@ -2,8 +2,9 @@
 
 Sending follows Discord's rules that bots rely on: replies through ``message_reference``
 (``fail_if_not_exists``), pings decided by ``allowed_mentions``, idempotent retries with
-``nonce`` + ``enforce_nonce``, the 2000-character limit. Every change is fanned out as
-the matching gateway event, so other bots see it as they would on Discord.
+``nonce`` + ``enforce_nonce``, the 2000-character limit, embeds and components as
+``rich.py`` checks them, files as multipart uploads (:mod:`.uploads`). Every change is
+fanned out as the matching gateway event, so other bots see it as they would on Discord.
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 
 from ..fanout import Fanout
 from ..responses import ApiError, invalid_form_body, json_response
 from ..world import (
-    FLAG_EPHEMERAL,
     READ_MESSAGE_HISTORY,
     SEND_MESSAGES,
     VIEW_CHANNEL,
@@ -26,15 +26,20 @@ from ..world import (
     User,
     World,
 )
+from .rich import MESSAGE_BODY_FIELDS, read_edit, read_new
+from .uploads import read_message_form
 from .validation import (
     MAX_NONCE,
+    FieldNotes,
     caller,
     channel_id,
-    check_content,
     message_in,
     read_body,
     require_permission,
 )
+
+#: What a send's body may say that the server acts on; anything else is noted in the log.
+MODELLED_SEND_FIELDS: Final = MESSAGE_BODY_FIELDS | {"nonce", "enforce_nonce", "message_reference"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,7 @@ class MessageRoutes:
         self.fanout = fanout
         self.typing_events: list[TypingEvent] = []
         """Every typing call, oldest first: typing has no lasting state to inspect."""
+        self.notes = FieldNotes()
 
     def add_routes(self, router: web.UrlDispatcher, prefix: str) -> None:
         """Mount the handlers under ``prefix``."""
@@ -78,11 +84,9 @@ class MessageRoutes:
         bot = caller(self.world, request)
         cid = channel_id(self.world, request)
         require_permission(self.world, bot, cid, SEND_MESSAGES)
-        body = await read_body(request)
-        content = str(body.get("content") or "")
-        check_content(content)
-        if not content.strip() and not body.get("embeds") and not body.get("sticker_ids"):
-            raise ApiError(400, 50006, "Cannot send an empty message")
+        body, uploads = await read_message_form(request)
+        self.notes.note(request, body, MODELLED_SEND_FIELDS)
+        shown = read_new(body, other_parts=bool(uploads))
         nonce = _nonce(body)
         if nonce is not None and body.get("enforce_nonce"):
             existing = self.world.find_by_nonce(bot, cid, nonce)
@@ -98,11 +102,14 @@ class MessageRoutes:
         message = self.world.add_message(
             channel_id=cid,
             author=bot,
-            content=content,
+            content=shown.content,
             reference_id=reference_id,
             nonce=nonce,
             allowed_mentions=allowed if isinstance(allowed, dict) else None,
-            flags=int(body.get("flags") or 0) & ~FLAG_EPHEMERAL,
+            flags=shown.flags,
+            embeds=shown.embeds,
+            components=shown.components,
+            attachments=self.world.add_attachments(cid, uploads),
         )
         self.fanout.message_created(message)
         return json_response(self.world.message_payload(message))
@@ -142,10 +149,9 @@ class MessageRoutes:
         if message.author.id != bot.id:
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
         body = await read_body(request)
-        if "content" in body:
-            content = str(body.get("content") or "")
-            check_content(content)
-            message.content = content
+        self.notes.note(request, body, MESSAGE_BODY_FIELDS)
+        # Editing a message's files is not modelled: the ones it has stay.
+        read_edit(body, message, other_parts=bool(message.attachments)).apply(message)
         message.edited_at = time.time()
         self.fanout.message_updated(message)
         return json_response(self.world.message_payload(message))

@@ -8,15 +8,55 @@ error code, because discord.py maps those to ``Forbidden``, ``NotFound`` and so 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 from aiohttp import web
 
-from ..responses import ApiError, invalid_form_body
+from ..responses import SERVER_LOG, ApiError, invalid_form_body
 from ..world import VIEW_CHANNEL, Message, User, World
 
+API_PREFIX: Final = "/api/v10"
 MAX_CONTENT: Final = 2000
 MAX_NONCE: Final = 25
+
+
+def route_of(request: web.Request) -> str:
+    """Name the call's route as ``METHOD /template`` (``POST /channels/{channel_id}/messages``).
+
+    Logs and injected faults name routes this way, with the ids left as placeholders.
+    """
+    resource = request.match_info.route.resource
+    template = resource.canonical if resource is not None else request.path
+    return f"{request.method} {template.removeprefix(API_PREFIX)}"
+
+
+class FieldNotes:
+    """Logs once per route and field name that a body field is accepted but not modelled.
+
+    A bot using a part of Discord the sandbox does not model still gets its answer, and
+    whoever reads the server's log learns which part of its request the answer ignored.
+    A field left at nothing (null, false, empty) asks for nothing, so it is not noted:
+    discord.py sends ``"tts": false`` with every message.
+    """
+
+    def __init__(self) -> None:
+        self._noted: set[tuple[str, str]] = set()
+
+    def note(
+        self, request: web.Request, body: Mapping[str, Any], modelled: Collection[str]
+    ) -> None:
+        """Log each field of ``body`` outside ``modelled`` not yet noted for this route."""
+        route = route_of(request)
+        for name, value in body.items():
+            if name in modelled or value in (None, False, "", [], {}):
+                continue
+            if (route, name) in self._noted:
+                continue
+            self._noted.add((route, name))
+            SERVER_LOG.warning(
+                "sandbox: %s accepted field %r but does not model it (noted once)", route, name
+            )
 
 
 def caller(world: World, request: web.Request) -> User:
