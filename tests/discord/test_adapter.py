@@ -511,6 +511,31 @@ async def test_supervisor_restarts_a_dead_client(discord_server: DiscordServer) 
     await discord_server.wait_for(lambda: all(s.conn is None for s in discord_server.sessions()))
 
 
+async def test_supervisor_is_not_ready_while_discord_is_out_of_reach(
+    discord_server: DiscordServer,
+) -> None:
+    inbox = Inbox()
+    supervisor = ClientSupervisor(
+        reception(inbox), discord_server.token("reception"), name="reception"
+    )
+    supervisor.start()
+    try:
+        await supervisor.wait_until_ready(timeout=5)
+        discord_server.set_gateway_reachable(False)
+        # discord.py retries on its own, so nothing restarts; /ready must still turn red.
+        await discord_server.wait_for(lambda: not supervisor.is_ready)
+        await asyncio.sleep(1.0)
+        assert not supervisor.is_ready and supervisor.restarts == 0
+
+        discord_server.set_gateway_reachable(True)
+        await supervisor.wait_until_ready(timeout=30)
+        assert supervisor.restarts == 0
+        message = await discord_server.post_as_human("lounge", "戻った？")
+        assert (await inbox.wait(message.id)).content == "戻った？"
+    finally:
+        await supervisor.close()
+
+
 async def test_supervisor_gives_up_on_bad_token(discord_server: DiscordServer) -> None:
     supervisor = ClientSupervisor(poster("paz"), "wrong-token", name="paz", initial_backoff=0.05)
     supervisor.start()

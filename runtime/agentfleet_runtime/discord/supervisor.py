@@ -88,8 +88,19 @@ class ClientSupervisor:
 
     @property
     def is_ready(self) -> bool:
-        """Whether the client is connected and READY (for a /ready endpoint)."""
-        return self.state is ClientState.READY and not self.client.is_closed()
+        """Whether the client is connected and READY (for a /ready endpoint).
+
+        discord.py reconnects by itself through a network drop or a Discord outage and
+        keeps saying ``is_ready()`` all along, so the gateway's own socket is asked too:
+        a bot that cannot hear messages is not ready, whoever is retrying.
+        """
+        gateway = self.client.ws  # None until the first connection
+        return (
+            self.state is ClientState.READY
+            and not self.client.is_closed()
+            and gateway is not None
+            and gateway.open
+        )
 
     def status(self) -> dict[str, Any]:
         """A JSON-able summary (no secrets) for /ready and logs."""

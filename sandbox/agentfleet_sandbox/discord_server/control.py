@@ -51,6 +51,7 @@ class ControlApi:
         router.add_get(f"{c}/typing", self._typing)
         router.add_post(f"{c}/faults/close-gateway", self._close_gateway)
         router.add_post(f"{c}/faults/invalidate-session", self._invalidate)
+        router.add_post(f"{c}/faults/gateway-reachable", self._gateway_reachable)
         router.add_post(f"{c}/faults/malformed-event", self._malformed)
         router.add_post(f"{c}/faults/rate-limit", self._rate_limit)
         router.add_post(f"{c}/faults/rest-delay", self._rest_delay)
@@ -207,6 +208,11 @@ class ControlApi:
         body = await _body(request)
         count = self.server.close_gateway(body.get("bot"), int(body.get("code", 4000)))
         return json_response({"closed": count})
+
+    async def _gateway_reachable(self, request: web.Request) -> web.Response:
+        reachable = bool((await _body(request)).get("reachable", True))
+        self.server.set_gateway_reachable(reachable)
+        return json_response({"reachable": reachable})
 
     async def _invalidate(self, request: web.Request) -> web.Response:
         body = await _body(request)

@@ -57,6 +57,17 @@ class Faults:
         """Send INVALID_SESSION(false): the client must IDENTIFY anew."""
         return self.gateway.invalidate(bot)
 
+    def set_gateway_reachable(self, reachable: bool) -> None:
+        """Take the gateway away from every bot, or give it back.
+
+        Taking it away closes each websocket as a network drop would (1006-like, so the
+        sessions stay resumable) and refuses new ones with 503: discord.py retries with
+        backoff on its own, as it does through a real outage, and RESUMEs once it is back.
+        """
+        self.gateway.unreachable = not reachable
+        if not reachable:
+            self.gateway.close_connections(None, 4000)
+
     def send_malformed_event(self, bot: str | None = None) -> int:
         """Dispatch a MESSAGE_CREATE missing required keys to ``bot``'s sessions.
 
@@ -108,11 +119,12 @@ class Faults:
         self.rest_delay = max(0.0, seconds)
 
     def clear(self) -> None:
-        """Remove pending 429s, the REST delay, permission overwrites; intents back on.
+        """Remove pending 429s, the REST delay, permission overwrites; intents and gateway back.
 
         A reset token stays reset: as in the portal, the old one cannot come back.
         """
         self.rate_limits.clear()
+        self.gateway.unreachable = False
         self.rest_delay = 0.0
         self.world.clear_overwrites()
         for bot in self.world.bots:

@@ -150,6 +150,8 @@ class Gateway:
         self.sessions: dict[str, GatewaySession] = {}
         self.ready_listeners: list[Callable[[GatewaySession], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self.unreachable = False
+        """While set, every new websocket is refused with 503: Discord out of reach."""
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         # Keep a reference: the loop holds tasks only weakly.
@@ -232,6 +234,9 @@ class Gateway:
         Frames are always sent as uncompressed JSON text, which discord.py accepts even
         when it asked for zlib/zstd transport compression.
         """
+        if self.unreachable:
+            # As a Discord outage looks from a bot: the handshake fails, so it retries.
+            raise web.HTTPServiceUnavailable(reason="gateway unreachable (sandbox fault)")
         ws = web.WebSocketResponse(heartbeat=None, max_msg_size=0, autoping=True)
         await ws.prepare(request)
         conn = Connection(ws)

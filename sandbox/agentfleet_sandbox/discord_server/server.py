@@ -344,6 +344,10 @@ class DiscordServer:
         """Send INVALID_SESSION(false): the client must IDENTIFY anew."""
         return self.faults.invalidate_session(bot)
 
+    def set_gateway_reachable(self, reachable: bool) -> None:
+        """Take the gateway away from every bot (a Discord outage), or give it back."""
+        self.faults.set_gateway_reachable(reachable)
+
     def send_malformed_event(self, bot: str | None = None) -> int:
         """Dispatch an event discord.py cannot parse, which ends that client's ``start()``."""
         return self.faults.send_malformed_event(bot)
