@@ -36,9 +36,11 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from agentfleet_runtime.brain.phases import Phase
 from agentfleet_runtime.memory.state import FleetState
 from agentfleet_sandbox.discord_server import DiscordServer
+from agentfleet_sandbox.discord_server.attachments import FileUpload
 from agentfleet_sandbox.fleet_panel import PIPELINE_LOGGER
 from tests.discord.test_server import Recorder
 from tests.fixtures.discord import StartClient
+from tests.fixtures.images import image_bytes
 from tests.fixtures.sandbox import SandboxFleet
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -431,7 +433,18 @@ def rich_view(driver: WebDriver, message_id: int) -> dict[str, object]:
     }
 
 
-async def test_the_page_shows_embeds_v2_text_threads_buttons_dms_and_mentions_as_names(
+def loaded_thumbnail(driver: WebDriver, message_id: int) -> list[object] | None:
+    """A message's first thumbnail once the browser has loaded it: its size and address."""
+    found: list[object] | None = driver.execute_script(
+        "const i = document.querySelector(arguments[0]);"
+        "if (!i || !i.complete || !i.naturalWidth) return null;"
+        "return [i.naturalWidth, i.naturalHeight, i.src];",
+        f"#m{message_id} img.thumb",
+    )
+    return found
+
+
+async def test_the_page_shows_embeds_v2_text_threads_buttons_images_dms_and_names(
     discord_server: DiscordServer, start_client: StartClient, browser: WebDriver
 ) -> None:
     spectra = await start_client(Recorder(), "spectra")
@@ -476,6 +489,15 @@ async def test_the_page_shows_embeds_v2_text_threads_buttons_dms_and_mentions_as
 
         await asyncio.to_thread(settle.until, updated)
         assert (await asyncio.to_thread(rich_view, browser, report.id))["buttons"] == []
+
+        # A person's screenshot shows as a thumbnail the browser loads from the CDN route.
+        shot = FileUpload("error.png", image_bytes("PNG", (90, 60)), "image/png", None)
+        shared = await discord_server.post_as_human("command_center", "これ見て", files=[shot])
+        width, height, src = await asyncio.to_thread(
+            settle.until, lambda d: loaded_thumbnail(d, shared.id)
+        )
+        assert (width, height) == (90, 60)
+        assert src == shared.attachments[0].payload(discord_server.base_url)["url"]
 
         # A DM typed in the page reaches the bot alone; its answer shows beside it.
         await asyncio.to_thread(send_direct, browser, "spectra", "こっそり相談")

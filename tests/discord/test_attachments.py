@@ -13,7 +13,6 @@ import io
 import aiohttp
 import discord
 import pytest
-from PIL import Image
 
 from agentfleet_runtime.app.ports import AttachmentSource
 from agentfleet_runtime.brain.attachments import AttachmentFetchError, SkipReason
@@ -22,12 +21,7 @@ from agentfleet_runtime.discord import CdnFetcher, ReceptionBot
 from agentfleet_sandbox.discord_server import DiscordServer
 from agentfleet_sandbox.discord_server.attachments import FileUpload
 from tests.fixtures.discord import FAST_READY, StartClient
-
-
-def png(width: int = 64, height: int = 48) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (10, 120, 200)).save(out, format="PNG")
-    return out.getvalue()
+from tests.fixtures.images import image_bytes
 
 
 class Seen:
@@ -67,7 +61,7 @@ async def test_a_bot_uploads_files_and_everyone_sees_them_with_discords_metadata
     seen = await reception(start_client)
     spectra = await bot(start_client, "spectra")
     channel = spectra.get_partial_messageable(discord_server.channel_id("development"))
-    image = png()
+    image = image_bytes()
 
     sent = await channel.send(
         "スクショと議事録",
@@ -106,7 +100,7 @@ async def test_a_message_of_files_alone_is_accepted_and_one_of_nothing_is_not(
     paz = await bot(start_client, "paz")
     channel = paz.get_partial_messageable(discord_server.channel_id("creation"))
 
-    sent = await channel.send(file=discord.File(io.BytesIO(png()), "sketch.png"))
+    sent = await channel.send(file=discord.File(io.BytesIO(image_bytes()), "sketch.png"))
 
     assert sent.content == "" and [a.filename for a in sent.attachments] == ["sketch.png"]
     with pytest.raises(discord.HTTPException) as refused:
@@ -136,7 +130,9 @@ async def test_a_person_posts_files_through_the_control_api(
 ) -> None:
     seen = await reception(start_client)
     url = f"{discord_server.base_url}/_control/channels/lounge/messages"
-    files = [{"filename": "cat.png", "data": base64.b64encode(png(30, 20)).decode()}]
+    files = [
+        {"filename": "cat.png", "data": base64.b64encode(image_bytes("PNG", (30, 20))).decode()}
+    ]
     async with aiohttp.ClientSession() as http:
         posted = await http.post(url, json={"author": "alice", "attachments": files})
         assert posted.status == 200
@@ -155,7 +151,7 @@ async def test_a_person_posts_files_through_the_control_api(
 async def test_the_fetcher_reads_from_the_cdn_within_its_cap_and_nowhere_else(
     discord_server: DiscordServer,
 ) -> None:
-    image = png()
+    image = image_bytes()
     message = await discord_server.post_as_human(
         "development", "見て", files=[FileUpload("画面.png", image)]
     )

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import io
-
 import aiohttp
 import pytest
-from PIL import Image
 
 from agentfleet_runtime.brain.attachments import InlineData
 from agentfleet_runtime.llm.gemini import GeminiClient, LLMRequestRejected, Turn
 from agentfleet_sandbox.gemini_server import GeminiServer
 from tests.fixtures.gemini import GEMINI_TEST_API_KEY
+from tests.fixtures.images import image_bytes
 
 pytestmark = pytest.mark.service
-
-
-def picture(fmt: str, size: tuple[int, int] = (64, 48)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (250, 200, 0)).save(out, format=fmt)
-    return out.getvalue()
 
 
 async def test_an_image_reaches_the_model_and_the_answer_says_what_it_saw(
     gemini_client: GeminiClient, gemini_server: GeminiServer
 ) -> None:
-    shot = InlineData("image/webp", picture("WEBP", (120, 80)))
+    shot = InlineData("image/webp", image_bytes("WEBP", (120, 80)))
     data = "\n".join(
         [
             '{"type": "image", "name": "board.webp", "image": 1}',
@@ -50,7 +42,7 @@ async def test_an_image_reaches_the_model_and_the_answer_says_what_it_saw(
     ("declared", "data", "message"),
     [
         ("image/gif", b"GIF89a\x01\x00\x01\x00", "Unsupported MIME type: image/gif"),
-        ("image/jpeg", picture("PNG"), "Unable to process input image"),
+        ("image/jpeg", image_bytes("PNG"), "Unable to process input image"),
         ("image/png", b"\x89PNG\r\n\x1a\n but cut short", "Unable to process input image"),
     ],
     ids=["gif", "png-declared-as-jpeg", "broken-png"],

@@ -31,6 +31,7 @@ from agentfleet_runtime.brain.prompts import reply_prompt
 from agentfleet_runtime.brain.router import FleetDirectory, RouteReason, route
 from agentfleet_runtime.bus.codec import decode_message, encode_message
 from agentfleet_runtime.llm.media import UnreadableImage, prepare_image
+from tests.fixtures.images import image_bytes
 
 MiB = 1024 * 1024
 LIMITS = AttachmentLimits(max_count=2, max_image_bytes=3 * MiB, max_text_bytes=32 * 1024)
@@ -52,12 +53,6 @@ def message(content: str, *attachments: AttachmentRef) -> InboundMessage:
         guild_id=1,
         attachments=attachments,
     )
-
-
-def image_bytes(fmt: str, size: tuple[int, int] = (64, 48)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (200, 30, 30)).save(out, format=fmt)
-    return out.getvalue()
 
 
 def test_images_and_text_files_are_read_and_everything_else_is_skipped_with_a_reason() -> None:
