@@ -129,6 +129,7 @@ class FleetProcess:
         self.gemini: GeminiClient | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.store: LongTermStore | None = None
+        self.recall: MemoryRecall | None = None
         self.scheduler: Scheduler | None = None
         """The fleet's clock, in the role that runs Reception (its phase is worth showing)."""
         self.stop = asyncio.Event()
@@ -184,6 +185,8 @@ class FleetProcess:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.supervisors.close()
+        if self.recall is not None:
+            await self.recall.close()
         if self.store is not None:
             await self.store.close()
         if self.gemini is not None:
@@ -320,7 +323,8 @@ class FleetProcess:
                 "is back: %s",
                 error.__class__.__name__,
             )
-        return MemoryRecall(self.store, gemini, limiter, self.settings.FLEET_NAME)
+        self.recall = MemoryRecall(self.store, gemini, limiter, self.settings.FLEET_NAME)
+        return self.recall
 
     def _add_persona(self, persona: str, model: GeminiTextModel, recall: Recall | None) -> None:
         poster = PersonaPoster(persona)
