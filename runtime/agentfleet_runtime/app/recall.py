@@ -8,9 +8,9 @@ a channel's topic, which moves over minutes rather than with each message. So re
 each channel's memories, found for its conversation so far, and refreshes them beside the
 replies instead of in front of them:
 
-* A reply takes its channel's memories at once. It waits for the refresh its own message
-  starts at most :data:`RECALL_WAIT_SECONDS`; later replies get what that refresh finds.
-  A channel's first recall in a process is waited for in full: there is nothing earlier.
+* A reply takes its channel's memories at once and never waits for a refresh: the one its
+  message starts serves the replies after it. Only a channel's first recall in a process
+  is waited for, as there is nothing earlier to use.
 * A refresh embeds the channel's latest message. The refreshes of every channel due go
   out together in one ``batchEmbedContents`` request, at most one per
   :data:`RECALL_INTERVAL_SECONDS` in a process (a channel's first recall excepted); a
@@ -54,9 +54,6 @@ RECALL_INTERVAL_SECONDS = 60.0
 """At least this long between two embedding requests of one process (the budget is per
 minute). A person's next reply rarely comes sooner, so memories lag a topic by a minute at
 most; a first recall of a channel does not wait for it."""
-RECALL_WAIT_SECONDS = 0.05
-"""The longest a reply waits for its own refresh: a cached text's search, or an
-instant embedding, makes it; a model's round trip does not, and then the reply goes on."""
 MIN_QUERY_CHARACTERS = 4
 """A normalised message shorter than this (「了解」, 「ok」, 「草」) says nothing to search by."""
 EMPTY_CHANNEL_RECHECK_SECONDS = 600.0
@@ -96,7 +93,7 @@ class MemoryRecall:
         self._pending: dict[str, _Query] = {}
         """Each channel's latest message not yet refreshed for."""
         self._refreshed: dict[str, asyncio.Future[None]] = {}
-        """Resolved when the channel's next refresh is over."""
+        """Resolved when a cold channel's first refresh is over."""
         self._vectors: OrderedDict[str, array[float]] = OrderedDict()
         self._last_request = float("-inf")
         self._refresher: asyncio.Task[None] | None = None
@@ -115,16 +112,15 @@ class MemoryRecall:
             return self._memories.get(channel, [])
         if not await self._has_memories(channel):
             return []
-        cold = channel not in self._memories
         pending = self._pending[channel] = _Query(query, key)
-        if not self._due(channel, pending):
-            return self._memories[channel]  # the next refresh will take this message
+        if channel in self._memories:
+            if self._due(channel, pending):
+                self._start_refresher()
+            return self._memories[channel]  # a refresh, now or later, serves the next ones
         loop = asyncio.get_running_loop()
         refreshed = self._refreshed.setdefault(channel, loop.create_future())
-        if self._refresher is None or self._refresher.done():
-            self._refresher = asyncio.create_task(self._refresh_due(), name="recall-refresh")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(refreshed), None if cold else RECALL_WAIT_SECONDS)
+        self._start_refresher()
+        await asyncio.shield(refreshed)
         return self._memories.get(channel, [])
 
     async def close(self) -> None:
@@ -133,6 +129,9 @@ class MemoryRecall:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresher
+        for refreshed in self._refreshed.values():
+            if not refreshed.done():
+                refreshed.set_result(None)  # a first recall still waiting answers without
 
     # -- deciding what to refresh --------------------------------------------------------
 
@@ -152,6 +151,10 @@ class MemoryRecall:
         else:
             self._empty_until[channel] = self._clock() + EMPTY_CHANNEL_RECHECK_SECONDS
         return stored
+
+    def _start_refresher(self) -> None:
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.create_task(self._refresh_due(), name="recall-refresh")
 
     def _due(self, channel: str, query: _Query) -> bool:
         """Whether a refresh may serve ``channel`` now.
