@@ -143,8 +143,7 @@ class MemoryRecall:
         try:
             stored = await self.store.has_memories(self.fleet, channel)
         except Exception as error:  # asyncpg's errors share no base class worth naming
-            ERRORS.labels(component="postgres").inc()
-            log.warning("WARN recall skipped: %s", error.__class__.__name__)
+            _skipped("postgres", error)
             return False
         if stored:
             self._stored.add(channel)
@@ -233,7 +232,12 @@ class MemoryRecall:
 
     def _failed(self, due: dict[str, _Query], component: str, error: BaseException) -> None:
         """Keep what the channels had (a cold one starts empty) and say why."""
-        ERRORS.labels(component=component).inc()
-        log.warning("WARN recall skipped: %s", error.__class__.__name__)
+        _skipped(component, error)
         for channel in due:
             self._memories.setdefault(channel, [])
+
+
+def _skipped(component: str, error: BaseException) -> None:
+    """Count and log a recall that could not be done: the reply goes on without it."""
+    ERRORS.labels(component=component).inc()
+    log.warning("WARN recall skipped: %s", error.__class__.__name__)
