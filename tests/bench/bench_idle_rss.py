@@ -140,9 +140,8 @@ async def run(settle: float, days: int) -> list[Reading]:
         try:
             light = environment(discord, gemini, redis.url)
             async with embedded_postgres(directory / "postgres") as postgres_url:
-                await seed_in_subprocess(
-                    postgres_url, gemini.base_url, ["agentfleet"], days, PER_DAY
-                )
+                # FLEET_NAME unset: the fleet is "default".
+                await seed_in_subprocess(postgres_url, gemini.base_url, ["default"], days, PER_DAY)
                 # LOG_FILE unset: the default logs/discord_agent.log, in the child's folder.
                 deployed = {k: v for k, v in light.items() if k != "LOG_FILE"} | {
                     "POSTGRESQL_URL": postgres_url,
