@@ -123,6 +123,7 @@ async def test_a_reply_does_not_wait_for_a_slow_embedding_once_its_channel_has_m
     limiter = RedisRateLimiter(redis_client, "af:test:gemini-calls", 100)
     clock = Clock()
     recall = MemoryRecall(remembered, gemini_client, limiter, "test", clock=clock)
+    gemini_server.reset()
     assert (await recall.recall(QUESTION, "development"))[0] == FACT
     gemini_server.timing = ModelTiming(embed_s=3.0)
     clock.now += RECALL_INTERVAL_SECONDS
