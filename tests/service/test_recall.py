@@ -114,6 +114,37 @@ async def test_a_busy_channel_costs_one_request_a_minute_and_its_memories_follow
     await recall.close()
 
 
+async def test_the_processes_of_a_cluster_share_one_request_a_minute(
+    remembered: LongTermStore,
+    gemini_client: GeminiClient,
+    gemini_server: GeminiServer,
+    redis_client: aioredis.Redis,
+) -> None:
+    # Two personas' processes of one fleet (each its own recall), on the fleet's Redis.
+    limiter = RedisRateLimiter(redis_client, "af:test:gemini-calls", 100)
+    clock = Clock()
+    lynq, paz = (
+        MemoryRecall(remembered, gemini_client, limiter, "test", clock=clock) for _ in range(2)
+    )
+    for recall in (lynq, paz):
+        assert (await recall.recall(QUESTION, "development"))[0] == FACT
+    gemini_server.reset()
+    clock.now += RECALL_INTERVAL_SECONDS
+    await lynq.recall("ステージングのDBのバージョンは？", "development")
+    async with asyncio.timeout(10):
+        while (await lynq.recall("了解", "development"))[0] != DATABASE:
+            await asyncio.sleep(0.02)
+    # PAZ's minute is up too, but the fleet's request of this minute was LYNQ's.
+    assert (await paz.recall("ステージングのDBのバージョンは？", "development"))[0] == FACT
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(1):
+            while gemini_server.count("embed") < 2:
+                await asyncio.sleep(0.02)
+    assert gemini_server.count("embed") == 1
+    for recall in (lynq, paz):
+        await recall.close()
+
+
 async def test_a_reply_does_not_wait_for_a_slow_embedding_once_its_channel_has_memories(
     remembered: LongTermStore,
     gemini_client: GeminiClient,

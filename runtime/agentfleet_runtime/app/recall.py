@@ -13,10 +13,11 @@ replies instead of in front of them:
   is waited for, as there is nothing earlier to use.
 * A refresh embeds the channel's latest message. The refreshes of every channel due go
   out together in one ``batchEmbedContents`` request, at most one per
-  :data:`RECALL_INTERVAL_SECONDS` in a process (a channel's first recall excepted); a
-  message that arrives meanwhile waits and goes with the next one, replacing its
-  channel's earlier message. However many people talk, recall costs at most about one
-  request a minute per process, beside one generation per reply.
+  :data:`RECALL_INTERVAL_SECONDS` for the whole fleet (a Redis key names whose turn it
+  is, so a persona per process in a cluster shares the one request; a channel's first
+  recall in a process does not wait for a turn); a message that arrives meanwhile waits
+  and goes with the next one, replacing its channel's earlier message. However many
+  people talk, recall costs about one request a minute, beside one generation per reply.
 * No request at all where none can help: a channel without stored memories (asked of
   PostgreSQL, and a "none" remembered for :data:`EMPTY_CHANNEL_RECHECK_SECONDS`), a
   message too short to say anything (「了解」, 「👍」), a text embedded recently (kept by its
@@ -38,6 +39,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from redis.exceptions import RedisError
+
+from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.dedup import normalize
 from agentfleet_runtime.llm.gemini import GeminiClient, LLMError
 from agentfleet_runtime.llm.rate_limit import RedisRateLimiter
@@ -51,9 +55,9 @@ RECALL_MIN_SIMILARITY = 0.5
 """Below this cosine similarity a memory is more likely to distract than to help."""
 RECALL_BUDGET_SHARE = 0.7
 RECALL_INTERVAL_SECONDS = 60.0
-"""At least this long between two embedding requests of one process (the budget is per
-minute). A person's next reply rarely comes sooner, so memories lag a topic by a minute at
-most; a first recall of a channel does not wait for it."""
+"""At least this long between two of the fleet's recall embedding requests (the budget is
+per minute), so a channel's memories lag its talk by about a minute in one process (a few
+in a cluster, where the personas' processes take turns); a first recall does not wait."""
 MIN_QUERY_CHARACTERS = 4
 """A normalised message shorter than this (「了解」, 「ok」, 「草」) says nothing to search by."""
 EMPTY_CHANNEL_RECHECK_SECONDS = 600.0
@@ -100,6 +104,7 @@ class MemoryRecall:
         self._stored: set[str] = set()
         """Channels known to have memories (they are not deleted in normal operation)."""
         self._empty_until: dict[str, float] = {}
+        self._turn = FleetKeys(fleet).recall_turn
 
     async def recall(self, query: str, channel: str) -> list[str]:
         """Up to three memories relevant to ``channel``'s conversation, ``query`` its latest.
@@ -190,7 +195,8 @@ class MemoryRecall:
     async def _refresh(self, due: dict[str, _Query]) -> None:
         """Search each due channel's memories for its latest message; keep what was found."""
         try:
-            vectors = await self._embed(list(due.values()))
+            cold = any(channel not in self._memories for channel in due)
+            vectors = await self._embed(list(due.values()), paced=not cold)
             found = await asyncio.gather(
                 *(
                     self.store.search(
@@ -200,11 +206,8 @@ class MemoryRecall:
                     if query.key in vectors
                 )
             )
-        except (LLMError, OSError) as error:
-            self._failed(due, "postgres" if isinstance(error, OSError) else "gemini", error)
-            return
         except Exception as error:  # asyncpg's errors share no base class worth naming
-            self._failed(due, "postgres", error)
+            self._failed(due, error)
             return
         searched = [channel for channel, query in due.items() if query.key in vectors]
         for channel, memories in zip(searched, found, strict=True):
@@ -214,13 +217,18 @@ class MemoryRecall:
         for channel in due:
             self._memories.setdefault(channel, [])  # no budget: the channel is warm anyway
 
-    async def _embed(self, wanted: Sequence[_Query]) -> dict[str, array[float]]:
-        """Vectors by key: cached ones, the rest in one request if the budget allows."""
+    async def _embed(self, wanted: Sequence[_Query], *, paced: bool) -> dict[str, array[float]]:
+        """Vectors by key: cached ones, the rest in one request if the budget allows.
+
+        A ``paced`` request (no cold channel waits for it) goes only on this process's turn.
+        """
         vectors = {q.key: self._vectors[q.key] for q in wanted if q.key in self._vectors}
         for key in vectors:
             self._vectors.move_to_end(key)
         missing = {q.key: q.text for q in wanted if q.key not in vectors}
         if not missing or not await self.limiter.has_headroom(RECALL_BUDGET_SHARE):
+            return vectors
+        if paced and not await self._take_turn():
             return vectors
         self._last_request = self._clock()
         embedded = await self.gemini.embed(list(missing.values()), task_type="RETRIEVAL_QUERY")
@@ -230,11 +238,30 @@ class MemoryRecall:
                 self._vectors.popitem(last=False)
         return vectors
 
-    def _failed(self, due: dict[str, _Query], component: str, error: BaseException) -> None:
+    async def _take_turn(self) -> bool:
+        """Whether this process makes the fleet's embedding request of this interval.
+
+        A turn lost waits a whole interval too, so each process asks Redis once per
+        interval, off the replies' path.
+        """
+        self._last_request = self._clock()
+        taken = await self.limiter.redis.set(self._turn, "1", nx=True, px=int(self.interval * 1000))
+        return bool(taken)
+
+    def _failed(self, due: dict[str, _Query], error: BaseException) -> None:
         """Keep what the channels had (a cold one starts empty) and say why."""
-        _skipped(component, error)
+        _skipped(_component(error), error)
         for channel in due:
             self._memories.setdefault(channel, [])
+
+
+def _component(error: BaseException) -> str:
+    """The ``agentfleet_errors_total`` component a failed refresh is counted under."""
+    if isinstance(error, LLMError):
+        return "gemini"
+    if isinstance(error, RedisError):
+        return "redis"
+    return "postgres"  # asyncpg's errors share no base class; OSError: its socket
 
 
 def _skipped(component: str, error: BaseException) -> None:
