@@ -63,12 +63,16 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 import uvloop
 
-from agentfleet_sandbox.gemini_server import FLASH_TIMING, ModelTiming, estimate_tokens
+if TYPE_CHECKING:
+    # Imported where used: the all-in-one fleet's memory is read against this process's
+    # before any of the libraries it loads (aiohttp here) are imported.
+    from agentfleet_sandbox.gemini_server import ModelTiming
+
 from tests.bench.deployed import DAYS, PER_DAY, embedded_postgres, seed_in_subprocess
 from tests.fixtures.redis import RedisServer, free_port
 
@@ -207,6 +211,8 @@ class World:
     @property
     def timing(self) -> ModelTiming:
         """The model's timing the world's Gemini server plays."""
+        from agentfleet_sandbox.gemini_server import ModelTiming
+
         return ModelTiming(**self.details["timing"])
 
     @classmethod
@@ -622,6 +628,7 @@ async def run_bare(world: World, run: Run, sdk: bool) -> list[Phase]:
     import discord as discordpy
 
     from agentfleet_runtime.discord.reception import reception_intents
+    from agentfleet_sandbox.gemini_server import estimate_tokens
 
     details = point_discord_py(world)
     timing = world.timing
@@ -806,6 +813,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         f" also: {', '.join(sorted(set(LAYOUTS) - set(DEFAULT_BOTS)))})",
     )
     args = parser.parse_args(argv)
+    from agentfleet_sandbox.gemini_server import FLASH_TIMING, ModelTiming
+
     args.bots = args.bots.split(",")
     if unknown := set(args.bots) - set(LAYOUTS):
         parser.error(f"unknown bots {sorted(unknown)}; choose from {', '.join(LAYOUTS)}")
@@ -872,8 +881,8 @@ async def run_bots(
 
 async def main(argv: list[str] | None = None) -> None:
     """Run the benchmark (see the module docstring) and print its report."""
-    args = parse_args(argv)
     memory = Memory(before=rss_mb())
+    args = parse_args(argv)
     with tempfile.TemporaryDirectory() as directory:
         results = await run_bots(args, Path(directory), memory)
     print_report(results, memory, args.timing, args.appendfsync)

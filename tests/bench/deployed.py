@@ -23,11 +23,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from agentfleet_runtime.contract import CHANNELS, DEFAULT_EMBEDDING_DIMENSIONS
-from agentfleet_runtime.llm.gemini import GeminiClient, GeminiSettings
-from agentfleet_runtime.memory.long_term import MEMORY_TYPES, LongTermStore, NewMemory, migrate
+
+# The runtime's store and Gemini client are imported where they are used: the end-to-end
+# benchmark imports this module before it reads its own memory, which must not hold them.
 
 DAYS = 30
 PER_DAY = 50
@@ -95,6 +94,16 @@ async def seed(
     postgres_url: str, gemini_url: str, fleets: list[str], days: int, per_day: int
 ) -> int:
     """Store ``days`` × ``per_day`` memories for each fleet, the last day being yesterday."""
+    from pydantic import SecretStr
+
+    from agentfleet_runtime.llm.gemini import GeminiClient, GeminiSettings
+    from agentfleet_runtime.memory.long_term import (
+        MEMORY_TYPES,
+        LongTermStore,
+        NewMemory,
+        migrate,
+    )
+
     await migrate(postgres_url, DEFAULT_EMBEDDING_DIMENSIONS)
     store = await LongTermStore.connect(postgres_url)
     settings = GeminiSettings(api_key=SecretStr("bench"), base_url=gemini_url, timeout_seconds=120)
