@@ -14,7 +14,8 @@ a stress level where 50 people post the moment their reply lands:
 * **all-in-one-light**: the same without PostgreSQL (so no recall) and with WARNING logs:
   what this benchmark measured before, kept as a row to compare with;
 * **per-role**: the deployed configuration as a cluster runs it, one process per role
-  (``agentfleet reception`` and ``agentfleet persona --persona …``);
+  (``agentfleet reception`` and ``agentfleet persona --persona …``), INFO logs to stdout
+  only, as the operator configures Pods;
 * **floor**: the least any fleet of this design (a durable Redis stream hop at every
   process boundary, so a crash loses nothing) can do, in this process: Reception's
   client puts the message on a Redis stream, a router hop moves it (with its run-once
@@ -315,7 +316,8 @@ def fleet_environment(
         "DISCORD_GATEWAY_URL": details["gateway_url"],
         "DISCORD_GUILD_ID": str(details["guild_id"]),
         "LOG_LEVEL": "INFO" if deployed else "WARNING",
-        "LOG_FILE": str(run.directory / name / "discord_agent.log") if deployed else "",
+        # The log file is a single host's (python main.py); a cluster's Pods log to stdout.
+        "LOG_FILE": str(run.directory / name / "discord_agent.log") if name == "all-in-one" else "",
         "FLEET_NAME": FLEET_NAMES[name],
         # Speech would add replies nobody asked for; a day is far beyond the run.
         "AUTONOMOUS_SPEECH_INTERVAL_SECONDS": "86400",
