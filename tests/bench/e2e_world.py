@@ -11,10 +11,16 @@ Protocol, one JSON object per line: on start it prints what a bot needs to conne
 each answer one line on stdout:
 
 * ``{"warm_up": true}``: a few messages, each waiting for its reply (fails if none comes);
-* ``{"users": U, "per_user": M, "seed": S, "think": T}``: the closed loop of one load
-  level (T seconds' pause between a reply and the next message); answers with the
-  overhead of every reply in ms, lost and duplicated replies, and this process's CPU time;
+* ``{"users": U, "per_user": M, "seed": S, "think": T, "grace": G}``: the closed loop of
+  one load level (T seconds' pause between a reply and the next message; G seconds for
+  late replies afterwards); answers with every reply's whole time and its overhead (the
+  whole minus the model's own time for that reply's text) in ms, lost and duplicated
+  replies, the Gemini requests the level made by kind, and this process's CPU time;
 * end of input: stop.
+
+The Gemini server plays the model's timing given on the command line
+(:class:`agentfleet_sandbox.gemini_server.ModelTiming`): a reply's model time follows from
+its own text, as the server computed it when it answered.
 """
 
 from __future__ import annotations
@@ -26,13 +32,14 @@ import random
 import sys
 import time
 from collections import defaultdict
+from dataclasses import asdict
 from typing import Any
 
 import uvloop
 
 from agentfleet_sandbox.discord_server import DiscordServer
 from agentfleet_sandbox.discord_server.world import Message
-from agentfleet_sandbox.gemini_server import GeminiServer
+from agentfleet_sandbox.gemini_server import GeminiServer, ModelTiming, estimate_tokens
 
 CHANNEL = "development"
 HUMANS = tuple(f"user{i:02d}" for i in range(50))
@@ -48,13 +55,13 @@ TOPICS = (
 class FanoutClock:
     """Timestamps every message at the server's MESSAGE_CREATE fan-out.
 
-    Human posts are keyed by their id, replies by the message they reply to; a reply
-    resolves the waiter of its human message.
+    Human posts are keyed by their id, replies (their time and text) by the message they
+    reply to; a reply resolves the waiter of its human message.
     """
 
     def __init__(self, server: DiscordServer) -> None:
         self.posted: dict[int, float] = {}
-        self.replies: dict[int, list[float]] = defaultdict(list)
+        self.replies: dict[int, list[tuple[float, str]]] = defaultdict(list)
         self._waiters: dict[int, asyncio.Future[float]] = {}
         original = server.fanout.message_created
 
@@ -65,7 +72,7 @@ class FanoutClock:
                 if not message.author.bot:
                     self.posted[message.id] = now
                 return
-            self.replies[message.reference_id].append(now)
+            self.replies[message.reference_id].append((now, message.content))
             waiter = self._waiters.pop(message.reference_id, None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(now)
@@ -89,11 +96,18 @@ class FanoutClock:
 class People:
     """The humans of the channel, posting and waiting for answers."""
 
-    def __init__(self, server: DiscordServer, llm_latency: float, timeout: float) -> None:
+    def __init__(
+        self, server: DiscordServer, gemini: GeminiServer, timing: ModelTiming, timeout: float
+    ) -> None:
         self.server = server
+        self.gemini = gemini
         self.clock = FanoutClock(server)
-        self.llm_latency = llm_latency
+        self.timing = timing
         self.timeout = timeout
+
+    def model_seconds(self, reply: str) -> float:
+        """The model's own time for a reply of this text (what the server slept for it)."""
+        return self.timing.generation_s(estimate_tokens(reply))
 
     async def warm_up(self) -> dict[str, Any]:
         """A message to each persona first (a bare bot answers them all).
@@ -109,7 +123,9 @@ class People:
                 return {"error": "no reply to a warm-up message: the bot is not answering"}
         return {"ok": True}
 
-    async def load(self, users: int, per_user: int, seed: int, think: float) -> dict[str, Any]:
+    async def load(
+        self, users: int, per_user: int, seed: int, think: float, grace: float
+    ) -> dict[str, Any]:
         """Closed loop: ``users`` people each post, wait for the reply, post again.
 
         Between a reply and their next message people pause for ``think`` seconds on
@@ -117,9 +133,9 @@ class People:
         ``think`` 0 they post the moment the reply lands, a stress test of throughput.
         """
         rng = random.Random(seed)
-        # People start spread over one pause (at least one LLM latency), not in lockstep;
-        # the same schedule for every bot.
-        offsets = [rng.uniform(0, max(self.llm_latency, think)) for _ in range(users)]
+        # People start spread over one pause (at least the time to a first token), not in
+        # lockstep; the same schedule for every bot.
+        offsets = [rng.uniform(0, max(self.timing.first_token_s, think)) for _ in range(users)]
         pauses = [[rng.uniform(0.5, 1.5) * think for _ in range(per_user)] for _ in range(users)]
         sent: list[int] = []
 
@@ -134,12 +150,14 @@ class People:
                 sent.append(message.id)
                 await self.clock.reply_to(message.id, self.timeout)
 
+        requests = self.gemini.counts
         started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(person(i) for i in range(users)))
         seconds = time.perf_counter() - started
         cpu_seconds = time.process_time() - cpu
-        # Late and duplicate replies get a generous grace period before they are counted.
-        await asyncio.sleep(max(2.0, 5 * self.llm_latency))
+        # Late and duplicate replies get a grace period before they are counted.
+        await asyncio.sleep(grace)
+        wholes: list[float] = []
         overheads: list[float] = []
         lost = duplicates = 0
         for message_id in sent:
@@ -148,14 +166,19 @@ class People:
                 lost += 1
                 continue
             duplicates += len(replies) - 1
-            took = min(replies) - self.clock.posted[message_id]
-            overheads.append((took - self.llm_latency) * 1000)
+            at, text = min(replies)
+            took = at - self.clock.posted[message_id]
+            wholes.append(took * 1000)
+            overheads.append((took - self.model_seconds(text)) * 1000)
+        after = self.gemini.counts
         return {
+            "whole_ms": wholes,
             "overheads_ms": overheads,
             "lost": lost,
             "duplicates": duplicates,
             "seconds": seconds,
             "world_cpu_seconds": cpu_seconds,
+            "requests": {kind: after[kind] - requests[kind] for kind in ("generate", "embed")},
         }
 
 
@@ -169,6 +192,7 @@ def connection_details(discord: DiscordServer, gemini: GeminiServer) -> dict[str
         "tokens": {bot: discord.token(bot) for bot in ("reception", "spectra", "lynq", "paz")},
         "user_ids": {bot: discord.user_id(bot) for bot in ("reception", "spectra", "lynq", "paz")},
         "gemini_base_url": gemini.base_url,
+        "timing": asdict(gemini.timing),
     }
 
 
@@ -178,11 +202,11 @@ def answer(payload: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-async def serve(llm_latency: float, timeout: float) -> None:
+async def serve(timing: ModelTiming, timeout: float) -> None:
     """Start the servers, print how to reach them, obey commands until stdin closes."""
     discord = DiscordServer(humans=HUMANS)
-    gemini = GeminiServer(latency_s=llm_latency)
-    people = People(discord, llm_latency, timeout)
+    gemini = GeminiServer(timing=timing)
+    people = People(discord, gemini, timing, timeout)
     await discord.start()
     await gemini.start()
     try:
@@ -195,7 +219,11 @@ async def serve(llm_latency: float, timeout: float) -> None:
             else:
                 answer(
                     await people.load(
-                        command["users"], command["per_user"], command["seed"], command["think"]
+                        command["users"],
+                        command["per_user"],
+                        command["seed"],
+                        command["think"],
+                        command["grace"],
                     )
                 )
     finally:
@@ -204,12 +232,12 @@ async def serve(llm_latency: float, timeout: float) -> None:
 
 
 def main() -> None:
-    """Entry point: ``python -m tests.bench.e2e_world --llm-latency 0.2``."""
+    """Entry point: ``python -m tests.bench.e2e_world --timing '{"first_token_s": 0.4}'``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--llm-latency", type=float, required=True)
+    parser.add_argument("--timing", type=json.loads, required=True, help="ModelTiming as JSON")
     parser.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args()
-    uvloop.run(serve(args.llm_latency, args.timeout))
+    uvloop.run(serve(ModelTiming(**args.timing), args.timeout))
 
 
 if __name__ == "__main__":

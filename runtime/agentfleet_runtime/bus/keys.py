@@ -90,3 +90,8 @@ class FleetKeys:
     def rate_limit(self) -> str:
         """Sorted set of recent Gemini call times, shared by every process of the fleet."""
         return self.prefix + "gemini-calls"
+
+    @property
+    def recall_turn(self) -> str:
+        """String, expiring: whose turn it is to make the fleet's recall embedding request."""
+        return self.prefix + "recall-turn"

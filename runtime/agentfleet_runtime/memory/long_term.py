@@ -454,6 +454,19 @@ class LongTermStore:
                 rows = await conn.fetch(sql, *args)
         return [_memory(row, 1.0 - float(row["distance"])) for row in rows]
 
+    async def has_memories(self, fleet: str, channel: str) -> bool:
+        """Whether any memory of ``channel`` is stored: recall need not search one without.
+
+        An index lookup (``unified_memories_channel_time``), far cheaper than an embedding.
+        """
+        return bool(
+            await self.pool.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM unified_memories WHERE fleet = $1 AND channel = $2)",
+                fleet,
+                channel,
+            )
+        )
+
     async def day_memories(self, fleet: str, day: date) -> list[StoredMemory]:
         """The memories of one conversation date, most important first."""
         rows = await self.pool.fetch(
