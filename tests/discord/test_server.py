@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 import signal
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,7 +15,7 @@ import discord
 from discord import app_commands
 
 from agentfleet_sandbox.discord_server import DiscordServer
-from tests.fixtures.discord import FAST_READY
+from tests.fixtures.discord import FAST_READY, standalone_server
 from tests.fixtures.discord import StartClient as Start
 
 
@@ -472,24 +471,7 @@ async def test_event_stream_delivers_messages_to_the_page(discord_server: Discor
 
 
 async def test_runs_standalone_and_stops_on_sigterm() -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "agentfleet_sandbox.discord_server",
-        "--port",
-        "0",
-        "--token",
-        "spectra=cli-token",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        assert proc.stdout is not None
-        env: dict[str, str] = {}
-        async with asyncio.timeout(15):
-            while "DISCORD_GATEWAY_URL" not in env:
-                key, _, value = (await proc.stdout.readline()).decode().strip().partition("=")
-                env[key] = value
+    async with standalone_server("spectra=cli-token") as (proc, env):
         async with (
             aiohttp.ClientSession() as http,
             http.get(
@@ -501,10 +483,6 @@ async def test_runs_standalone_and_stops_on_sigterm() -> None:
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(10):
             assert await proc.wait() == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def test_heartbeat_latency_is_a_network_round_trip(

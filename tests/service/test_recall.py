@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
@@ -53,14 +54,34 @@ async def remembered(store: LongTermStore, gemini_client: GeminiClient) -> LongT
     return store
 
 
-async def test_recall_finds_the_relevant_memory_in_the_channel(
+@pytest.fixture
+def clock() -> Clock:
+    """The recall's clock, moved by the test."""
+    return Clock()
+
+
+@pytest.fixture
+def limiter(redis_client: aioredis.Redis) -> RedisRateLimiter:
+    """The fleet's shared Gemini budget, with room for every request these tests make."""
+    return RedisRateLimiter(redis_client, "af:test:gemini-calls", 100)
+
+
+@pytest.fixture
+async def recall(
     remembered: LongTermStore,
     gemini_client: GeminiClient,
-    gemini_server: GeminiServer,
-    redis_client: aioredis.Redis,
+    limiter: RedisRateLimiter,
+    clock: Clock,
+) -> AsyncIterator[MemoryRecall]:
+    """A persona process's recall over the remembered store; the Gemini log starts empty."""
+    recall = MemoryRecall(remembered, gemini_client, limiter, "test", clock=clock)
+    yield recall
+    await recall.close()
+
+
+async def test_recall_finds_the_relevant_memory_in_the_channel(
+    recall: MemoryRecall, gemini_server: GeminiServer
 ) -> None:
-    limiter = RedisRateLimiter(redis_client, "af:test:gemini-calls", 10)
-    recall = MemoryRecall(remembered, gemini_client, limiter, "test")
     gemini_server.reset()
     assert (await recall.recall(QUESTION, "development"))[0] == FACT
     assert FACT not in await recall.recall(QUESTION, "lounge")
@@ -69,13 +90,8 @@ async def test_recall_finds_the_relevant_memory_in_the_channel(
 
 
 async def test_no_request_where_recall_cannot_help(
-    remembered: LongTermStore,
-    gemini_client: GeminiClient,
-    gemini_server: GeminiServer,
-    redis_client: aioredis.Redis,
+    recall: MemoryRecall, gemini_server: GeminiServer
 ) -> None:
-    limiter = RedisRateLimiter(redis_client, "af:test:gemini-calls", 10)
-    recall = MemoryRecall(remembered, gemini_client, limiter, "test")
     gemini_server.reset()
     # #creation has no memories at all; 「了解」 says nothing to search by.
     assert await recall.recall("署名鍵のローテーション周期は？", "creation") == []
@@ -84,14 +100,8 @@ async def test_no_request_where_recall_cannot_help(
 
 
 async def test_a_busy_channel_costs_one_request_a_minute_and_its_memories_follow_the_talk(
-    remembered: LongTermStore,
-    gemini_client: GeminiClient,
-    gemini_server: GeminiServer,
-    redis_client: aioredis.Redis,
+    recall: MemoryRecall, clock: Clock, gemini_server: GeminiServer
 ) -> None:
-    limiter = RedisRateLimiter(redis_client, "af:test:gemini-calls", 100)
-    clock = Clock()
-    recall = MemoryRecall(remembered, gemini_client, limiter, "test", clock=clock)
     gemini_server.reset()
     assert (await recall.recall(QUESTION, "development"))[0] == FACT
     assert await recall.recall("週末の予定はどうする？", "lounge")
@@ -111,18 +121,16 @@ async def test_a_busy_channel_costs_one_request_a_minute_and_its_memories_follow
     texts = sorted(item["content"]["parts"][0]["text"] for item in batch.body["requests"])
     assert texts == ["キャンプの持ち物、決めた？", "ステージングのDBのバージョンは？"]
     assert gemini_server.count("embed") == 3
-    await recall.close()
 
 
 async def test_the_processes_of_a_cluster_share_one_request_a_minute(
     remembered: LongTermStore,
     gemini_client: GeminiClient,
     gemini_server: GeminiServer,
-    redis_client: aioredis.Redis,
+    limiter: RedisRateLimiter,
+    clock: Clock,
 ) -> None:
     # Two personas' processes of one fleet (each its own recall), on the fleet's Redis.
-    limiter = RedisRateLimiter(redis_client, "af:test:gemini-calls", 100)
-    clock = Clock()
     lynq, paz = (
         MemoryRecall(remembered, gemini_client, limiter, "test", clock=clock) for _ in range(2)
     )
@@ -146,14 +154,8 @@ async def test_the_processes_of_a_cluster_share_one_request_a_minute(
 
 
 async def test_a_reply_does_not_wait_for_a_slow_embedding_once_its_channel_has_memories(
-    remembered: LongTermStore,
-    gemini_client: GeminiClient,
-    gemini_server: GeminiServer,
-    redis_client: aioredis.Redis,
+    recall: MemoryRecall, clock: Clock, gemini_server: GeminiServer
 ) -> None:
-    limiter = RedisRateLimiter(redis_client, "af:test:gemini-calls", 100)
-    clock = Clock()
-    recall = MemoryRecall(remembered, gemini_client, limiter, "test", clock=clock)
     gemini_server.reset()
     assert (await recall.recall(QUESTION, "development"))[0] == FACT
     gemini_server.timing = ModelTiming(embed_s=3.0)
@@ -166,7 +168,6 @@ async def test_a_reply_does_not_wait_for_a_slow_embedding_once_its_channel_has_m
     async with asyncio.timeout(2):  # the refresh goes out all the same
         while gemini_server.count("embed") < 2:
             await asyncio.sleep(0.01)
-    await recall.close()
 
 
 async def test_no_budget_means_no_recall_not_no_answer(

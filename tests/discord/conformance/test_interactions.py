@@ -9,7 +9,6 @@ the refusal is in the server's log, also when the server runs on its own.
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import aiohttp
 import discord
@@ -18,6 +17,7 @@ from discord import app_commands
 from agentfleet_sandbox.discord_server import DiscordServer
 from tests.discord.test_server import Recorder, reader_intents
 from tests.fixtures.discord import StartClient as Start
+from tests.fixtures.discord import standalone_server
 
 CITIES = ("Tokyo", "Toyama", "Osaka")
 
@@ -109,24 +109,11 @@ async def test_callbacks_that_do_not_fit_the_interaction_are_refused(
 
 
 async def test_the_standalone_server_logs_each_refusal_with_route_and_reason() -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "agentfleet_sandbox.discord_server",
-        "--port",
-        "0",
-        "--token",
-        "lynq=cli-token",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert proc.stdout is not None and proc.stderr is not None
-        env: dict[str, str] = {}
-        async with asyncio.timeout(15):
-            while "DEVELOPMENT_CHANNEL_ID" not in env:
-                key, _, value = (await proc.stdout.readline()).decode().strip().partition("=")
-                env[key] = value
+    async with standalone_server("lynq=cli-token", stderr=asyncio.subprocess.PIPE) as (
+        proc,
+        env,
+    ):
+        assert proc.stderr is not None
         url = f"{env['DISCORD_API_BASE_URL']}/channels/{env['DEVELOPMENT_CHANNEL_ID']}/messages"
         async with (
             aiohttp.ClientSession() as http,
@@ -146,6 +133,3 @@ async def test_the_standalone_server_logs_each_refusal_with_route_and_reason() -
                 "Cannot send an empty message (code 50006)"
             )
         )
-    finally:
-        proc.terminate()
-        await proc.wait()
