@@ -39,7 +39,7 @@ from agentfleet_sandbox.discord_server import DiscordServer
 from agentfleet_sandbox.discord_server.attachments import FileUpload
 from agentfleet_sandbox.fleet_panel import PIPELINE_LOGGER
 from tests.discord.test_server import Recorder
-from tests.fixtures.discord import StartClient
+from tests.fixtures.discord import StartClient, text_channel
 from tests.fixtures.images import image_bytes
 from tests.fixtures.sandbox import SandboxFleet
 
@@ -448,8 +448,7 @@ async def test_the_page_shows_embeds_v2_text_threads_buttons_images_dms_and_name
     discord_server: DiscordServer, start_client: StartClient, browser: WebDriver
 ) -> None:
     spectra = await start_client(Recorder(), "spectra")
-    channel = spectra.get_channel(discord_server.channel_id("command_center"))
-    assert isinstance(channel, discord.TextChannel)
+    channel = text_channel(spectra, discord_server, "command_center")
     alice = discord_server.user_id("alice")
     question = await discord_server.post_as_human("command_center", "@SPECTRA 日報はまだ？")
     try:

@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 
 from agentfleet_sandbox.discord_server import DiscordServer
-from tests.fixtures.discord import FAST_READY, standalone_server
+from tests.fixtures.discord import FAST_READY, standalone_server, text_channel
 from tests.fixtures.discord import StartClient as Start
 
 
@@ -137,8 +137,7 @@ async def test_bot_send_is_stored_and_fanned_out(
     spectra = await start_client(Recorder(), "spectra")
     lynq = await start_client(Recorder(reader_intents()), "lynq")
 
-    channel = spectra.get_channel(discord_server.channel_id("command_center"))
-    assert isinstance(channel, discord.TextChannel)
+    channel = text_channel(spectra, discord_server, "command_center")
     sent = await channel.send("今日の議題を整理しよう")
 
     stored = discord_server.messages("command_center")
@@ -161,8 +160,7 @@ async def test_reply_carries_message_reference_and_respects_allowed_mentions(
     lynq = await start_client(Recorder(), "lynq")
     human = await discord_server.post_as_human("development", "ビルドが落ちた")
 
-    channel = lynq.get_channel(discord_server.channel_id("development"))
-    assert isinstance(channel, discord.TextChannel)
+    channel = text_channel(lynq, discord_server, "development")
     reply = await channel.send(
         "ログを確認すると、依存の衝突という構造",
         reference=discord.MessageReference(

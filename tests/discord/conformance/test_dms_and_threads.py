@@ -15,6 +15,7 @@ from agentfleet_sandbox.discord_server import DiscordServer
 from tests.discord.conformance.clients import Observer
 from tests.discord.test_server import Recorder
 from tests.fixtures.discord import StartClient as Start
+from tests.fixtures.discord import text_channel
 
 
 async def test_a_dm_channel_per_pair_reaches_only_its_bot_with_content(
@@ -59,8 +60,7 @@ async def test_a_thread_from_a_message_is_announced_and_its_messages_reach_bots(
 ) -> None:
     observer = await start_client(Observer(), "reception")
     lynq = await start_client(Recorder(), "lynq")
-    channel = lynq.get_channel(discord_server.channel_id("development"))
-    assert isinstance(channel, discord.TextChannel)
+    channel = text_channel(lynq, discord_server, "development")
     question = await discord_server.post_as_human("development", "ビルドが遅い")
     starter = await channel.fetch_message(question.id)
 
@@ -97,8 +97,7 @@ async def test_threads_without_a_message_public_for_all_private_for_members(
     observer = await start_client(Observer(), "reception")
     paz = await start_client(Observer(), "paz")
     spectra = await start_client(Recorder(), "spectra")
-    channel = spectra.get_channel(discord_server.channel_id("lounge"))
-    assert isinstance(channel, discord.TextChannel)
+    channel = text_channel(spectra, discord_server, "lounge")
 
     public = await channel.create_thread(name="雑談", type=discord.ChannelType.public_thread)
     # discord.py's default without a message is a private thread, as Discord's API is.

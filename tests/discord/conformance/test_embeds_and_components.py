@@ -17,6 +17,7 @@ from agentfleet_sandbox.discord_server import DiscordServer
 from tests.discord.conformance.clients import Observer
 from tests.discord.test_server import Recorder
 from tests.fixtures.discord import StartClient as Start
+from tests.fixtures.discord import text_channel
 
 SERVER_LOGGER = "agentfleet_sandbox.discord_server.server"
 
@@ -38,8 +39,7 @@ async def test_an_embed_is_echoed_dispatched_kept_in_history_and_replaced_by_an_
 ) -> None:
     observer = await start_client(Observer(), "reception")
     spectra = await start_client(Recorder(), "spectra")
-    channel = spectra.get_channel(discord_server.channel_id("command_center"))
-    assert isinstance(channel, discord.TextChannel)
+    channel = text_channel(spectra, discord_server, "command_center")
 
     sent = await channel.send(embed=report_embed())
 
@@ -91,8 +91,7 @@ async def test_buttons_and_selects_reach_the_view_and_update_the_clicked_message
 ) -> None:
     observer = await start_client(Observer(), "reception")
     lynq = await start_client(Recorder(), "lynq")
-    channel = lynq.get_channel(discord_server.channel_id("development"))
-    assert isinstance(channel, discord.TextChannel)
+    channel = text_channel(lynq, discord_server, "development")
     view = Vote()
 
     sent = await channel.send("どうする？", view=view)
@@ -149,8 +148,7 @@ async def test_a_components_v2_message_without_content_is_valid_and_editable(
 ) -> None:
     observer = await start_client(Observer(), "reception")
     paz = await start_client(Recorder(), "paz")
-    channel = paz.get_channel(discord_server.channel_id("creation"))
-    assert isinstance(channel, discord.TextChannel)
+    channel = text_channel(paz, discord_server, "creation")
     card = Card("新しいアイデア")
 
     sent = await channel.send(view=card)
@@ -189,8 +187,7 @@ async def test_discords_limits_are_refused_with_the_field_named_and_logged(
 ) -> None:
     caplog.set_level(logging.WARNING, logger=SERVER_LOGGER)
     lynq = await start_client(Recorder(), "lynq")
-    channel = lynq.get_channel(discord_server.channel_id("development"))
-    assert isinstance(channel, discord.TextChannel)
+    channel = text_channel(lynq, discord_server, "development")
 
     too_long = [discord.Embed(description="長" * 4000), discord.Embed(description="長" * 2001)]
     error = await refused(channel.send(embeds=too_long))
