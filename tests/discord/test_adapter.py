@@ -187,6 +187,32 @@ async def test_bot_message_is_marked_as_bot(
     assert got.content == "いいかもしれない"
 
 
+async def test_reception_is_not_sent_what_it_does_not_read(
+    discord_server: DiscordServer, start_client: StartClient
+) -> None:
+    """A persona's typing indicator never reaches Reception, whose messages still do."""
+    inbox = Inbox()
+    bot = reception(inbox)
+    typing_seen: list[int] = []
+
+    @bot.event
+    async def on_typing(channel: object, user: discord.abc.User, when: object) -> None:
+        typing_seen.append(user.id)
+
+    await start_client(bot, "reception")
+    lynq = await start_client(poster("lynq"), "lynq")
+    cid = discord_server.channel_id("development")
+    async with lynq.typing(cid):
+        await discord_server.wait_for(
+            lambda: next((t for t in discord_server.typing_events if t.user.key == "lynq"), None)
+        )
+    # The gateway delivers in order: a typing event sent to Reception would be handled
+    # before this later message is.
+    human = await discord_server.post_as_human(cid, "LYNQ、進捗は？", author="bob")
+    await inbox.wait(human.id)
+    assert typing_seen == []
+
+
 async def test_callback_error_does_not_stop_reception(
     discord_server: DiscordServer, start_client: StartClient
 ) -> None:

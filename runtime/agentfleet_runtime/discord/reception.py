@@ -74,10 +74,15 @@ def to_inbound(message: discord.Message) -> InboundMessage:
 
 
 def reception_intents() -> discord.Intents:
-    """Default intents plus the privileged message-content intent (Reception only)."""
-    intents = discord.Intents.default()
-    intents.message_content = True
-    return intents
+    """What Reception reads, and nothing more: messages (guild and direct) with content.
+
+    ``guilds`` keeps discord.py's channel and thread cache. Default intents would also
+    stream typing, reactions, voice states and the like to a bot that reads none of them:
+    every persona's typing indicator came back to Reception as an event to parse, about a
+    millisecond of CPU per reply in the end-to-end benchmark. Message content is the one
+    privileged intent.
+    """
+    return discord.Intents(guilds=True, guild_messages=True, dm_messages=True, message_content=True)
 
 
 class ReceptionBot(discord.Client):
