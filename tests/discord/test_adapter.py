@@ -187,10 +187,13 @@ async def test_bot_message_is_marked_as_bot(
     assert got.content == "いいかもしれない"
 
 
-async def test_reception_is_not_sent_what_it_does_not_read(
+async def test_reception_is_sent_and_keeps_only_what_it_reads(
     discord_server: DiscordServer, start_client: StartClient
 ) -> None:
-    """A persona's typing indicator never reaches Reception, whose messages still do."""
+    """A persona's typing indicator never reaches Reception, whose messages still do.
+
+    Nor does Reception keep the messages it handed on.
+    """
     inbox = Inbox()
     bot = reception(inbox)
     typing_seen: list[int] = []
@@ -211,6 +214,7 @@ async def test_reception_is_not_sent_what_it_does_not_read(
     human = await discord_server.post_as_human(cid, "LYNQ、進捗は？", author="bob")
     await inbox.wait(human.id)
     assert typing_seen == []
+    assert not bot.cached_messages
 
 
 async def test_callback_error_does_not_stop_reception(

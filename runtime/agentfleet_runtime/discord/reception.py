@@ -102,7 +102,9 @@ class ReceptionBot(discord.Client):
         defer_after: float = DEFAULT_DEFER_AFTER,
         **options: Any,
     ) -> None:
-        super().__init__(intents=reception_intents(), **options)
+        # No message cache: every message is handed on at once and never looked up again,
+        # and discord.py's default keeps the last 1,000 (each with its author and member).
+        super().__init__(intents=reception_intents(), max_messages=None, **options)
         self._on_message = on_message
         self._on_task_command = on_task_command
         self.guild_id = guild_id
