@@ -27,7 +27,7 @@ stale ones behind.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
@@ -183,7 +183,9 @@ class NearDuplicateIndex(Generic[K]):
 
     def find(self, text: str) -> list[Match[K]]:
         """Return the indexed texts that near-duplicate ``text``, most similar first."""
-        return self._find(fingerprint(text))
+        matches = list(self._matches(fingerprint(text)))
+        matches.sort(key=lambda m: m.similarity, reverse=True)
+        return matches
 
     def _insert(self, key: K, fp: Fingerprint) -> None:
         """Store a fingerprint, and give it to the LSH if there is one and it has shingles."""
@@ -193,20 +195,21 @@ class NearDuplicateIndex(Generic[K]):
         if self._lsh is not None and fp.shingles:
             self._lsh.insert(key, fp)
 
-    def _find(self, fp: Fingerprint) -> list[Match[K]]:
-        """The proposer's candidates for a fingerprint, verified by exact Jaccard and facts."""
+    def _matches(self, fp: Fingerprint) -> Iterator[Match[K]]:
+        """The proposer's candidates for a fingerprint that pass the decision, lazily.
+
+        Lazily, so that :func:`dedupe`, which only asks whether there is one, stops at the
+        first.
+        """
         if not fp.shingles:
-            return []
+            return
         candidates: Iterable[K] = self._entries if self._lsh is None else self._lsh.query(fp)
-        matches: list[Match[K]] = []
         for key in candidates:
             similarity = verified_similarity(
                 fp, self._entries[key], self.threshold, self.check_facts
             )
             if similarity is not None:
-                matches.append(Match(key, similarity))
-        matches.sort(key=lambda m: m.similarity, reverse=True)
-        return matches
+                yield Match(key, similarity)
 
 
 def dedupe(
@@ -237,7 +240,7 @@ def dedupe(
     keep: list[int] = []
     for i, text in enumerate(texts):
         fp = fingerprint(text)
-        if not index._find(fp):
+        if next(index._matches(fp), None) is None:
             index._insert(i, fp)
             keep.append(i)
     return keep
