@@ -7,9 +7,9 @@ state the same facts (numbers, polarity, no substituted content word:
 candidates, comes from one of two proposers:
 
 - **exact scan** (the default): every indexed text. A comparison is cheap (a size bound
-  rejects most pairs before any set is intersected), so up to :data:`LSH_MIN_TEXTS` texts
-  this is faster than sketching even one text. It is what the callers need: a persona's 20
-  recent lines, one day's few hundred memories.
+  rejects most pairs before any set is intersected), so below :data:`LSH_MIN_TEXTS` texts
+  comparing with them all costs less than sketching each text and querying the LSH. It is
+  what the callers need: a persona's 20 recent lines, one day's few hundred memories.
 - **MinHash LSH** (datasketch's ``MinHash`` and ``MinHashLSH``), for :func:`dedupe` of
   :data:`LSH_MIN_TEXTS` texts or more, where comparing each text with every kept one grows
   with the square of the input. MinHash LSH alone is a poor judge at the threshold itself:
@@ -17,7 +17,8 @@ candidates, comes from one of two proposers:
   similarity is exactly 0.8 becomes a candidate only about 40 % of the time. So the bands
   here are deliberately generous (:func:`lsh_params`: a pair at the threshold is missed
   with probability ≤ ``max_miss``), and LSH decides only what is compared, never what is
-  a duplicate: both proposers give the same decisions.
+  a duplicate: both proposers give the same decisions, but for a pair LSH misses (at the
+  threshold, with 128 permutations, with probability 5e-5; less the more similar).
 
 datasketch is imported only when an LSH is built, so a process that never has a large
 input never loads it (see :class:`_MinHashCandidates`). Sketches live only as long as their
@@ -229,7 +230,8 @@ def dedupe(
 
     ``candidates="auto"`` scans every kept text below :data:`LSH_MIN_TEXTS` texts and has
     MinHash LSH with ``num_perm`` permutations propose them from there on, whichever is
-    faster at that size; ``"exact"`` and ``"lsh"`` force one (both keep the same texts).
+    faster at that size; ``"exact"`` and ``"lsh"`` force one. Both keep the same texts but
+    for a pair LSH misses (see the module docstring).
     """
     if candidates not in ("auto", "exact", "lsh"):
         raise ValueError(f"candidates must be 'auto', 'exact' or 'lsh', got {candidates!r}")
