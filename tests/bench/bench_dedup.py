@@ -429,7 +429,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--sizes",
         type=lambda arg: [int(size) for size in arg.split(",")],
-        default=[300, 1_000, 3_000, 10_000],
+        default=[300, 500, 1_000, 2_000, 3_000, 10_000],
         help="comma-separated sweep sizes timed by both proposers",
     )
     parser.add_argument("--lsh-only", type=int, default=50_000, help="sweep size, LSH only")
