@@ -1,6 +1,21 @@
-"""Near-duplicate detection benchmark: the product's two workloads, bulk throughput, quality.
+"""Near-duplicate detection benchmark: the product's two workloads, a size sweep, quality.
 
 Run: ``.venv/bin/python -m tests.bench.bench_dedup [--quick]``
+
+Ours is :func:`dedupe` and :class:`NearDuplicateIndex` as the fleet calls them: candidates
+by an exact scan of every kept text below :data:`LSH_MIN_TEXTS` texts, by datasketch
+MinHash LSH from it on (the index, whose callers hold tens of texts, always scans); every
+candidate decided by ``verified_similarity`` (size bound, same facts, exact Jaccard).
+
+Peers, same run, same inputs:
+
+- **(a) exact scan everywhere**: each text compared with every kept text (pipeline) or
+  every recent line (speech) by ``verified_similarity``, written out here without the
+  index. Its result is the reference: where another variant differs, LSH missed a pair.
+- **(b) LSH everywhere**: datasketch's ``MinHashLSH`` fed the same signatures
+  (datasketch ``MinHash``, 25 bands of 5 rows) whatever the size: ``dedupe(...,
+  candidates="lsh")``, ``NearDuplicateIndex(num_perm=128)``. This was the path at every
+  size before the exact scan became the default.
 
 Workloads, as the product runs them:
 
@@ -11,21 +26,17 @@ Workloads, as the product runs them:
 2. **speech**: one autonomous utterance against the persona's 20 recent lines, exactly
    what the persona worker does per draft: a fresh :class:`NearDuplicateIndex`, 20
    ``add()`` and one ``find()``. A third of the drafts repeat one of the 20 lines.
-3. **bulk**: :func:`dedupe` of ``--messages`` generated chat messages (50,000), about a
-   quarter of them near-duplicates. No caller does this; it shows where the limits are.
+3. **sweep**: :func:`dedupe` of generated chat messages (about a quarter near-duplicates)
+   at growing sizes (``--sizes``), by each proposer (``candidates="exact"`` and
+   ``"lsh"``), so the crossover :data:`LSH_MIN_TEXTS` comes from is visible; the largest
+   size (``--lsh-only``, 50,000) by LSH only, where the scan's quadratic cost is minutes.
+   No caller has thousands of texts; it shows where the limits are.
 
-Peer, same run, same inputs: **exact, no sketch**: each text compared with every kept text
-(pipeline) or every recent line (speech) by ``verified_similarity``, the very decision the
-index takes on its LSH candidates (size bound, same facts, exact Jaccard), with no MinHash
-and no LSH. So ours ÷ peer is what MinHash and LSH cost, or save, at that size, and the
-peer's result is the reference: where ours differs, LSH missed a pair. The peer is left
-out of the bulk run, where comparing every pair is quadratic.
-
-Timing: every variant best of 3 rounds; a round runs every case of the workload
-(``--days`` days of memories, ``--calls`` drafts, each with its own 20 lines) and the
-figure is the round's time divided by its calls. "fingerprints alone" is
-:func:`fingerprint` (normalisation, shingles, fact tokens) of the same texts: the part
-both variants share.
+Timing: every variant best of 3 rounds, after a warm-up call; a round runs every case of
+the workload (``--days`` days of memories, ``--calls`` drafts, each with its own 20 lines,
+or one input of the sweep) and the figure is the round's time divided by its calls.
+"fingerprints alone" is :func:`fingerprint` (normalisation, shingles, fact tokens) of the
+same texts: the part every variant shares.
 
 Quality: per kind of ``tests/data/dedup_pairs_ja.jsonl``, the share of pairs judged
 duplicates (recall for duplicate kinds, merge rate for ``different_fact``), near-verbatim
@@ -47,14 +58,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from agentfleet_runtime.dedup import NearDuplicateIndex, dedupe, fingerprint, lsh_params
-from agentfleet_runtime.dedup.index import verified_similarity
+from agentfleet_runtime.dedup import (
+    LSH_MIN_TEXTS,
+    NearDuplicateIndex,
+    dedupe,
+    fingerprint,
+    lsh_params,
+    verified_similarity,
+)
 from agentfleet_runtime.dedup.normalize import Fingerprint
 from tests.bench.gen_dedup_pairs import BASE, DIFFERENT_FACTS, NOTATION_OPS, rephrase
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "dedup_pairs_ja.jsonl"
 NEAR_VERBATIM = ("exact", "notation")
 THRESHOLD = 0.8
+NUM_PERM = 128
 RECENT_LINES = 20
 REPEATS = 3
 
@@ -229,7 +247,7 @@ def generate_drafts(count: int, rng: random.Random) -> list[tuple[list[str], str
 
 
 def dedupe_exact(texts: Sequence[str]) -> list[int]:
-    """The peer: :func:`dedupe`'s decision against every kept text, no sketch, no LSH."""
+    """Peer (a): :func:`dedupe`'s decision against every kept text, no index, no sketch."""
     kept: list[Fingerprint] = []
     keep: list[int] = []
     for i, text in enumerate(texts):
@@ -240,16 +258,19 @@ def dedupe_exact(texts: Sequence[str]) -> list[int]:
     return keep
 
 
-def speech_ours(recent: Sequence[str], draft: str) -> list[int]:
-    """What the persona worker does per draft: index the recent lines, find the draft."""
-    index: NearDuplicateIndex[int] = NearDuplicateIndex(threshold=THRESHOLD)
+def speech_index(recent: Sequence[str], draft: str, num_perm: int | None = None) -> list[int]:
+    """What the persona worker does per draft: index the recent lines, find the draft.
+
+    ``num_perm=None`` is ours (the index scans every line), a number peer (b) (LSH).
+    """
+    index: NearDuplicateIndex[int] = NearDuplicateIndex(THRESHOLD, num_perm)
     for number, line in enumerate(recent):
         index.add(number, line)
     return sorted(match.key for match in index.find(draft))
 
 
 def speech_exact(recent: Sequence[str], draft: str) -> list[int]:
-    """The peer: the draft against every recent line by the same decision, no sketch."""
+    """Peer (a): the draft against every recent line by the same decision, no index."""
     fp = fingerprint(draft)
     return [
         number
@@ -276,70 +297,99 @@ def fingerprint_only(texts: Sequence[str]) -> None:
         fingerprint(text)
 
 
-def _print_per_call(rows: list[tuple[str, float]], calls: int, peer_s: float | None) -> None:
-    print("| variant | per call | ÷ peer |")
+def _print_per_call(rows: list[tuple[str, float]], calls: int, peer_s: float) -> None:
+    print("| variant | per call | ÷ peer (a) |")
     print("|---|---:|---:|")
     for name, secs in rows:
-        ratio = f"{secs / peer_s:.2f}" if peer_s else "—"
-        print(f"| {name} | {secs / calls * 1e3:.3f} ms | {ratio} |")
+        print(f"| {name} | {secs / calls * 1e3:.3f} ms | {secs / peer_s:.2f} |")
+
+
+def _differ(results: list[T], reference: list[T]) -> int:
+    """In how many cases a variant's result is not the reference's."""
+    return sum(a != b for a, b in zip(results, reference, strict=True))
 
 
 def bench_pipeline(memories: int, days: int) -> None:
-    """Print the per-day time of dedupe() over one day's memories, and the peer's."""
+    """Print the per-day time of dedupe() over one day's memories, and the peers'."""
     rng = random.Random(11)
     day_texts = [generate_memories(memories, rng) for _ in range(days)]
     ours, ours_s = best_of(lambda: [dedupe(texts) for texts in day_texts])
-    peer, peer_s = best_of(lambda: [dedupe_exact(texts) for texts in day_texts])
+    exact, exact_s = best_of(lambda: [dedupe_exact(texts) for texts in day_texts])
+    lsh, lsh_s = best_of(lambda: [dedupe(texts, candidates="lsh") for texts in day_texts])
     _, fp_s = best_of(lambda: [fingerprint_only(texts) for texts in day_texts])
-    kept = sum(len(k) for k in ours)
-    differ = sum(len(set(a) ^ set(b)) for a, b in zip(ours, peer, strict=True))
+    kept = sum(len(k) for k in exact)
+    path = "exact scan" if memories < LSH_MIN_TEXTS else "LSH"
     print(f"\n## Pipeline: dedupe() of one day's {memories} memories ({days} days, best of 3)")
     _print_per_call(
         [
-            ("dedupe(): MinHash LSH candidates, exact check", ours_s),
-            ("peer: exact check against every kept memory", peer_s),
-            ("fingerprints alone (shared by both)", fp_s),
+            (f"ours: dedupe(), {path} at this size", ours_s),
+            ("peer (a) exact scan: every kept memory, no index", exact_s),
+            ("peer (b) LSH everywhere: MinHashLSH, same signatures", lsh_s),
+            ("fingerprints alone (shared by all)", fp_s),
         ],
         days,
-        peer_s,
+        exact_s,
     )
     print(
-        f"kept {kept / days:.1f} of {memories} per day; ours and the peer keep different "
-        f"memories in {differ} cases (LSH misses)"
+        f"kept {kept / days:.1f} of {memories} per day; days on which a variant keeps other "
+        f"memories than peer (a): ours {_differ(ours, exact)}, peer (b) {_differ(lsh, exact)}"
     )
 
 
 def bench_speech(calls: int) -> None:
-    """Print the per-draft time of the persona worker's repeat check, and the peer's."""
+    """Print the per-draft time of the persona worker's repeat check, and the peers'."""
     cases = generate_drafts(calls, random.Random(13))
-    ours, ours_s = best_of(lambda: [speech_ours(recent, draft) for recent, draft in cases])
-    peer, peer_s = best_of(lambda: [speech_exact(recent, draft) for recent, draft in cases])
+    ours, ours_s = best_of(lambda: [speech_index(recent, draft) for recent, draft in cases])
+    exact, exact_s = best_of(lambda: [speech_exact(recent, draft) for recent, draft in cases])
+    lsh, lsh_s = best_of(lambda: [speech_index(recent, draft, NUM_PERM) for recent, draft in cases])
     _, fp_s = best_of(lambda: [fingerprint_only([*recent, draft]) for recent, draft in cases])
-    repeats = sum(bool(found) for found in ours)
-    differ = sum(a != b for a, b in zip(ours, peer, strict=True))
+    repeats = sum(bool(found) for found in exact)
     print(f"\n## Speech: one draft against {RECENT_LINES} recent lines ({calls} drafts, best of 3)")
     _print_per_call(
         [
-            ("NearDuplicateIndex: 20 add() + find()", ours_s),
-            ("peer: exact check against each recent line", peer_s),
-            ("fingerprints alone (shared by both)", fp_s),
+            ("ours: NearDuplicateIndex, 20 add() + find(), exact scan", ours_s),
+            ("peer (a) exact scan: each recent line, no index", exact_s),
+            ("peer (b) LSH everywhere: NearDuplicateIndex(num_perm=128)", lsh_s),
+            ("fingerprints alone (shared by all)", fp_s),
         ],
         calls,
-        peer_s,
+        exact_s,
     )
-    print(f"repeats found in {repeats} of {calls} drafts; ours and the peer differ in {differ}")
+    print(
+        f"repeats found in {repeats} of {calls} drafts; drafts on which a variant finds other "
+        f"lines than peer (a): ours {_differ(ours, exact)}, peer (b) {_differ(lsh, exact)}"
+    )
 
 
-def bench_bulk(count: int) -> None:
-    """Print dedupe() throughput over generated chat messages (no peer: quadratic)."""
+def _sweep_row(count: int, exact_too: bool) -> str:
+    """One row of the sweep: dedupe() of ``count`` messages by LSH, and by the scan too."""
     messages = generate_messages(count)
-    keep, secs = best_of(lambda: dedupe(messages))
+    ours = "exact scan" if count < LSH_MIN_TEXTS else "LSH"
+    lsh, lsh_s = best_of(lambda: dedupe(messages, candidates="lsh"))
+    if not exact_too:
+        return f"| {count:,} | — | {lsh_s * 1e3:,.1f} ms | — | {ours} | {len(lsh):,} | — |"
+    exact, exact_s = best_of(lambda: dedupe(messages, candidates="exact"))
+    faster = "exact scan" if exact_s < lsh_s else "LSH"
+    return (
+        f"| {count:,} | {exact_s * 1e3:,.1f} ms | {lsh_s * 1e3:,.1f} ms | {faster} | {ours} "
+        f"| {len(exact):,} | {len(set(exact) ^ set(lsh))} |"
+    )
+
+
+def bench_sweep(sizes: Sequence[int], lsh_only: int) -> None:
+    """Print dedupe() by each proposer over growing inputs: where LSH starts to pay."""
+    print(
+        f"\n## Sweep: dedupe() of generated chat messages by each proposer (best of 3); "
+        f"ours scans below LSH_MIN_TEXTS = {LSH_MIN_TEXTS:,} texts, LSH from it on"
+    )
+    print("| texts | exact scan | LSH | faster | ours uses | kept | decisions differ |")
+    print("|---:|---:|---:|---|---|---:|---:|")
+    for count in sizes:
+        print(_sweep_row(count, exact_too=True))
+    print(_sweep_row(lsh_only, exact_too=False))
+    messages = generate_messages(lsh_only)
     _, fp_s = best_of(lambda: fingerprint_only(messages))
-    print(f"\n## Bulk: dedupe() of {count:,} messages (best of 3)")
-    print("| variant | seconds | messages/s | kept |")
-    print("|---|---:|---:|---:|")
-    print(f"| dedupe() | {secs:.2f} | {count / secs:,.0f} | {len(keep):,} |")
-    print(f"| fingerprints alone | {fp_s:.2f} | {count / fp_s:,.0f} | |")
+    print(f"fingerprints alone of {lsh_only:,} messages: {fp_s * 1e3:,.1f} ms")
 
 
 def quality() -> None:
@@ -376,19 +426,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--memories", type=int, default=300, help="memories in one day")
     parser.add_argument("--days", type=int, default=10, help="days per round")
     parser.add_argument("--calls", type=int, default=200, help="speech drafts per round")
-    parser.add_argument("--messages", type=int, default=50_000, help="bulk messages")
+    parser.add_argument(
+        "--sizes",
+        type=lambda arg: [int(size) for size in arg.split(",")],
+        default=[300, 500, 1_000, 2_000, 3_000, 10_000],
+        help="comma-separated sweep sizes timed by both proposers",
+    )
+    parser.add_argument("--lsh-only", type=int, default=50_000, help="sweep size, LSH only")
     parser.add_argument("--quick", action="store_true", help="small inputs, for CI")
     args = parser.parse_args(argv)
     if args.quick:
-        args.memories, args.days, args.calls, args.messages = 60, 2, 20, 1_000
+        args.memories, args.days, args.calls = 60, 2, 20
+        args.sizes, args.lsh_only = [100, 300], 1_000
     print(
-        f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
-        f"threshold {THRESHOLD}, 128 permutations, LSH (bands, rows) = "
-        f"{lsh_params(THRESHOLD, 128)}"
+        f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f}; threshold {THRESHOLD}, {NUM_PERM} "
+        f"permutations, LSH (bands, rows) = {lsh_params(THRESHOLD, NUM_PERM)}"
     )
     bench_pipeline(args.memories, args.days)
     bench_speech(args.calls)
-    bench_bulk(args.messages)
+    bench_sweep(args.sizes, args.lsh_only)
     quality()
 
 

@@ -14,10 +14,10 @@ the other:
   before.
 
 The floor, measured beside each, is a Python process that only imports the same libraries
-(discord.py, google-genai, redis, datasketch/numpy, aiohttp, prometheus-client, pydantic,
-and asyncpg with pgvector where PostgreSQL is configured): what the fleet's own objects
-and four gateway connections add is the difference. ``--quick`` settles 2 s and seeds two
-days of memories: it checks the script still works.
+(discord.py, google-genai, redis, aiohttp, prometheus-client, pydantic, and asyncpg with
+pgvector where PostgreSQL is configured): what the fleet's own objects and four gateway
+connections add is the difference. ``--quick`` settles 2 s and seeds two days of memories:
+it checks the script still works.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from tests.fixtures.redis import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARIES = (
-    "discord, google.genai, redis.asyncio, datasketch, numpy, aiohttp, prometheus_client,"
-    " pydantic, pydantic_settings, time"
+    "discord, google.genai, redis.asyncio, aiohttp, prometheus_client, pydantic,"
+    " pydantic_settings, time"
 )
 POSTGRES_LIBRARIES = ", asyncpg, pgvector.asyncpg"
 TARGET_MIB = 150

@@ -32,11 +32,15 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "bench_dedup": (
         r"## Pipeline",
         r"## Speech",
-        r"## Bulk",
+        r"## Sweep",
         r"## Quality",
-        rf"\| dedupe\(\): MinHash LSH candidates, exact check \| {NUMBER} ms \| {NUMBER} \|",
-        rf"\| peer: exact check against each recent line \| {NUMBER} ms \| 1\.00 \|",
-        rf"\| dedupe\(\) \| {NUMBER} \| {NUMBER} \| {NUMBER} \|",
+        rf"\| ours: dedupe\(\), (exact scan|LSH) at this size \| {NUMBER} ms \| {NUMBER} \|",
+        rf"\| peer \(a\) exact scan: each recent line, no index \| {NUMBER} ms \| 1\.00 \|",
+        rf"\| peer \(b\) LSH everywhere: MinHashLSH, same signatures \| {NUMBER} ms \| {NUMBER} \|",
+        # A sweep row timed by both proposers, then the largest size by LSH only.
+        rf"\| {NUMBER} \| {NUMBER} ms \| {NUMBER} ms \| (exact scan|LSH) \| (exact scan|LSH) "
+        rf"\| {NUMBER} \| {NUMBER} \|",
+        rf"\| {NUMBER} \| — \| {NUMBER} ms \| — \| (exact scan|LSH) \| {NUMBER} \| — \|",
         rf"near-verbatim precision {NUMBER}",
     ),
     "bench_pipeline": (

@@ -1,10 +1,14 @@
 import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from agentfleet_runtime.dedup import (
+    LSH_MIN_TEXTS,
     Fingerprint,
     NearDuplicateIndex,
     dedupe,
@@ -15,8 +19,10 @@ from agentfleet_runtime.dedup import (
     same_facts,
     shingles,
 )
+from agentfleet_runtime.dedup.index import Candidates
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "dedup_pairs_ja.jsonl"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data" / "dedup_pairs_ja.jsonl"
 
 
 # --- normalisation ---------------------------------------------------------------------
@@ -161,10 +167,12 @@ def _kanji(rng: random.Random, count: int) -> str:
     return "".join(chr(rng.randint(0x4E00, 0x7FFF)) for _ in range(count))
 
 
-def test_pairs_at_the_threshold_are_found_and_just_below_are_not() -> None:
+@pytest.mark.parametrize("num_perm", [None, 128], ids=["scan", "lsh"])
+def test_pairs_at_the_threshold_are_found_and_just_below_are_not(num_perm: int | None) -> None:
     # A text of 4m shingles and the same text with m characters more: Jaccard exactly 0.8.
     # datasketch's LSH tuned to 0.8 proposes such a pair only about 40 % of the time; the
-    # index's bands must propose every one, and the exact check must refuse one more char.
+    # index's bands must propose every one (as the scan does), and the exact check must
+    # refuse one more character.
     rng = random.Random(3)
     for trial in range(200):
         m = 3 + trial % 10
@@ -173,7 +181,7 @@ def test_pairs_at_the_threshold_are_found_and_just_below_are_not() -> None:
         below = base + _kanji(rng, m + 1)
         assert jaccard(shingles(base), shingles(at_threshold)) == 0.8
         assert jaccard(shingles(base), shingles(below)) < 0.8
-        index: NearDuplicateIndex[int] = NearDuplicateIndex(check_facts=False)
+        index: NearDuplicateIndex[int] = NearDuplicateIndex(num_perm=num_perm, check_facts=False)
         index.add(trial, base)
         assert [match.key for match in index.find(at_threshold)] == [trial], trial
         assert index.find(below) == [], trial
@@ -208,10 +216,12 @@ def test_a_dropped_text_drops_nothing_else() -> None:
     assert dedupe([a, b, c], check_facts=False) == [0, 2]
 
 
-def test_dedupe_equals_comparing_with_every_kept_text() -> None:
-    # The definition, without sketches: a text is dropped when some kept text has exact
-    # Jaccard >= 0.8 with it and states the same facts. LSH may only narrow the search,
-    # so on the labelled set's texts, shuffled, both keep the same texts.
+@pytest.mark.parametrize("candidates", ["exact", "lsh"])
+def test_dedupe_equals_comparing_with_every_kept_text(candidates: Candidates) -> None:
+    # The definition, written out: a text is dropped when some kept text has exact
+    # Jaccard >= 0.8 with it and states the same facts. Scanning every kept text and LSH
+    # may only differ in what they compare, so on the labelled set's texts, shuffled,
+    # both keep exactly these texts.
     rng = random.Random(5)
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
     texts = [t for row in rows for t in (row["a"], row["b"])]
@@ -223,8 +233,78 @@ def test_dedupe_equals_comparing_with_every_kept_text() -> None:
         if not any(jaccard(fp.shingles, k.shingles) >= 0.8 and same_facts(fp, k) for k in kept):
             kept.append(fp)
             expected.append(i)
-    assert dedupe(texts) == expected
+    assert dedupe(texts, candidates=candidates) == expected
     assert len(expected) < len(texts)
+
+
+def test_a_large_input_keeps_the_same_texts_as_scanning_every_kept_one() -> None:
+    # LSH_MIN_TEXTS texts and more get LSH candidates. A third of these repeat an earlier
+    # text at exactly the threshold (each missed by the bands with probability 5e-5), a
+    # third are just below it: the scan drops exactly the first third, and so must LSH.
+    rng = random.Random(21)
+    texts: list[str] = []
+    at_threshold: set[int] = set()
+    while len(texts) < LSH_MIN_TEXTS:
+        m = 3 + len(texts) % 10
+        base = _kanji(rng, 4 * m + 2)
+        at_threshold.add(len(texts) + 1)
+        texts += [base, base + _kanji(rng, m), base + _kanji(rng, m + 1)]
+    expected = [i for i in range(len(texts)) if i not in at_threshold]
+    assert dedupe(texts, check_facts=False, candidates="exact") == expected
+    assert dedupe(texts, check_facts=False) == expected  # LSH: at least LSH_MIN_TEXTS
+
+
+def test_bad_arguments_get_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="candidates must be 'auto', 'exact' or 'lsh'"):
+        dedupe(["a"], candidates="fast")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"threshold must be in \(0, 1\], got 1.5"):
+        NearDuplicateIndex(threshold=1.5)
+    with pytest.raises(ValueError, match=r"threshold must be in \(0, 1\], got 0"):
+        dedupe(["a"], threshold=0)
+
+
+# What the fleet runs, in a fresh interpreter: the two modules importing dedup, a speech
+# check and a day's dedupe; then dedupe just below and at LSH_MIN_TEXTS texts. It prints
+# which of datasketch and scipy are loaded after each step.
+FLEET_DEDUP = """
+import json, sys
+import agentfleet_runtime.app.persona_worker
+import agentfleet_runtime.pipeline.run
+from agentfleet_runtime.dedup import LSH_MIN_TEXTS, NearDuplicateIndex, dedupe
+
+def loaded():
+    return sorted(m for m in ("datasketch", "scipy") if m in sys.modules)
+
+steps = {"imports": loaded()}
+index = NearDuplicateIndex()
+index.add(0, "API設計を確認しよう")
+steps["speech"] = [[m.key for m in index.find("ＡＰＩ設計を確認しよう！")], loaded()]
+day = ["API設計を確認しよう", "ＡＰＩ設計を確認しよう！", "週末は何してた？"]
+steps["pipeline"] = [dedupe(day), loaded()]
+memories = [f"{i}件目の記憶" for i in range(LSH_MIN_TEXTS)]
+steps["below"] = [len(dedupe(memories[:-1])), loaded()]
+steps["at"] = [len(dedupe(memories)), loaded()]
+print(json.dumps(steps))
+"""
+
+
+def test_the_fleet_never_loads_datasketch_or_scipy() -> None:
+    # datasketch's package imports scipy: about 50 MiB and 0.5 s in every process. Only an
+    # input of LSH_MIN_TEXTS texts or more may load them, which no fleet caller has.
+    result = subprocess.run(
+        [sys.executable, "-c", FLEET_DEDUP],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "runtime")},
+    )
+    steps = json.loads(result.stdout)
+    assert steps["imports"] == []
+    assert steps["speech"] == [[0], []]
+    assert steps["pipeline"] == [[0, 2], []]
+    assert steps["below"] == [LSH_MIN_TEXTS - 1, []]
+    # Different numbers: nothing is dropped, but the LSH that proposed it loaded both.
+    assert steps["at"] == [LSH_MIN_TEXTS, ["datasketch", "scipy"]]
 
 
 # --- quality over the labelled set (correctness, not timing) ---------------------------
