@@ -14,7 +14,7 @@ the other:
   before.
 
 The floor, measured beside each, is a Python process that only imports the same libraries
-(discord.py, google-genai, redis, aiohttp, prometheus-client, pydantic, and asyncpg with
+(discord.py, google-genai, redis, aiohttp, prometheus-client, pydantic, uvloop, and asyncpg with
 pgvector where PostgreSQL is configured): what the fleet's own objects and four gateway
 connections add is the difference. ``--quick`` settles 2 s and seeds two days of memories:
 it checks the script still works.
@@ -41,7 +41,7 @@ from tests.fixtures.redis import RedisServer, free_port
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARIES = (
     "discord, google.genai, redis.asyncio, aiohttp, prometheus_client, pydantic,"
-    " pydantic_settings, time"
+    " pydantic_settings, uvloop, time"
 )
 POSTGRES_LIBRARIES = ", asyncpg, pgvector.asyncpg"
 TARGET_MIB = 150
