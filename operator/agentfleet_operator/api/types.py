@@ -606,7 +606,7 @@ class FleetSpec(_Model):
     pipeline: PipelineSpec = PipelineSpec()
     """The daily long-term memory and report job."""
     resources: Resources | None = None
-    """Container resources of the bots; unset: requests 50m CPU / 192Mi, limit 512Mi."""
+    """Container resources of the bots; unset: requests 50m CPU / 128Mi, limit 512Mi."""
     paused: bool = False
     """Stop all writes to the fleet's children (the operator only reports that it is
     paused)."""

@@ -14,9 +14,10 @@ BOT_UID: Final = 10001
 STORE_UID: Final = 999
 
 #: Used when neither the spec nor a component override says otherwise. Each role measures
-#: 136-142 MiB resident (docs/benchmarks.md), so the request leaves room above that.
+#: 88-103 MB resident after the end-to-end benchmark's load (docs/benchmarks.md), so the
+#: request leaves room above that, and the limit room for a persona reading images.
 DEFAULT_BOT_RESOURCES: Final = Resources(
-    requests={"cpu": "50m", "memory": "192Mi"}, limits={"memory": "512Mi"}
+    requests={"cpu": "50m", "memory": "128Mi"}, limits={"memory": "512Mi"}
 )
 METRICS_PORT_NAME: Final = "metrics"
 
