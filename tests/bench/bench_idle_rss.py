@@ -30,12 +30,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
-
 from agentfleet_runtime.contract import TOKEN_ENV, Env
 from agentfleet_sandbox.discord_server import DiscordServer
 from agentfleet_sandbox.gemini_server import GeminiServer
 from tests.bench.deployed import DAYS, PER_DAY, embedded_postgres, seed_in_subprocess
+from tests.fixtures.processes import wait_ready
 from tests.fixtures.redis import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,20 +61,6 @@ class Reading:
     name: str
     fleet: float
     floor: float
-
-
-async def wait_ready(port: int) -> None:
-    """Wait until the child's /ready answers 200 (30 s at most)."""
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/ready") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit("the fleet never became ready")
 
 
 async def measure(

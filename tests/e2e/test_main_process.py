@@ -13,6 +13,7 @@ from agentfleet_runtime.contract import TOKEN_ENV, Env
 from agentfleet_sandbox.discord_server import DiscordServer
 from agentfleet_sandbox.gemini_server import GeminiServer
 from tests.fixtures.clock import zone_at_local_hour
+from tests.fixtures.processes import wait_ready
 from tests.fixtures.redis import RedisServer, free_port
 
 MAIN = Path(__file__).resolve().parents[2] / "main.py"
@@ -74,18 +75,12 @@ async def test_runs_answers_logs_and_stops_gracefully_on_sigterm(
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     try:
-        async with aiohttp.ClientSession() as http:
-            async with asyncio.timeout(30):
-                while True:
-                    try:
-                        async with http.get(f"http://127.0.0.1:{port}/ready") as response:
-                            if response.status == 200:
-                                break
-                    except aiohttp.ClientError:
-                        pass
-                    await asyncio.sleep(0.2)
-            async with http.get(f"http://127.0.0.1:{port}/health") as response:
-                assert response.status == 200
+        await wait_ready(port)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{port}/health") as response,
+        ):
+            assert response.status == 200
         question = await discord.post_as_human("development", "動いてる？")
         try:
             await discord.wait_for_message(lambda m: m.reference_id == question.id, timeout=20)

@@ -1,8 +1,5 @@
 import json
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +17,7 @@ from agentfleet_runtime.dedup import (
     shingles,
 )
 from agentfleet_runtime.dedup.index import Candidates
+from tests.fixtures.processes import fresh_python
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "dedup_pairs_ja.jsonl"
@@ -291,14 +289,7 @@ print(json.dumps(steps))
 def test_the_fleet_never_loads_datasketch_or_scipy() -> None:
     # datasketch's package imports scipy: about 50 MiB and 0.5 s in every process. Only an
     # input of LSH_MIN_TEXTS texts or more may load them, which no fleet caller has.
-    result = subprocess.run(
-        [sys.executable, "-c", FLEET_DEDUP],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "runtime")},
-    )
-    steps = json.loads(result.stdout)
+    steps = json.loads(fresh_python(FLEET_DEDUP))
     assert steps["imports"] == []
     assert steps["speech"] == [[0], []]
     assert steps["pipeline"] == [[0, 2], []]

@@ -1,15 +1,11 @@
 import asyncio
-import os
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agentfleet_runtime.retry import RECONCILE, RetryPolicy, retry
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fixtures.processes import fresh_python
 
 
 class Down(Exception):
@@ -155,12 +151,6 @@ def test_the_module_imports_nothing_outside_the_standard_library() -> None:
         "import sys; before = set(sys.modules); import agentfleet_runtime.retry; "
         "print(*{m.split('.')[0] for m in set(sys.modules) - before})"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "runtime")},
-    )
-    outside = set(result.stdout.split()) - set(sys.stdlib_module_names) - {"agentfleet_runtime"}
+    imported = set(fresh_python(code).split())
+    outside = imported - set(sys.stdlib_module_names) - {"agentfleet_runtime"}
     assert not outside, outside
