@@ -2,9 +2,11 @@
 
 Run: ``.venv/bin/python -m tests.bench.bench_e2e [--quick] [--bots all-in-one,floor]``
 
-The bots below answer the same closed-loop schedule in turn (people in #development post
-without mentions and wait for the reply before posting again), at 1, 10 and 50 people and
-a stress level where 50 people post the moment their reply lands:
+The bots below answer the same closed-loop schedule (people in #development post without
+mentions and wait for the reply before posting again) at 1, 10 and 50 people and a stress
+level where 50 people post the moment their reply lands. Every bot takes a level, each
+started afresh, before any bot takes the next, in alternating order, so the machine's
+drift over minutes falls on both sides of a ratio:
 
 * **all-in-one**: the fleet as ``python main.py`` runs it *as deployed*: Reception and the
   three personas (real discord.py clients), the real google-genai client, one event loop,
@@ -62,7 +64,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -183,9 +185,8 @@ class Memory:
     """This process before the fleet's code was imported."""
     connected: float = 0.0
     """The four clients logged in, before any load."""
-    after_load: float = 0.0
     per_role: dict[str, float] = field(default_factory=dict)
-    """Each role process's RSS after the load."""
+    """Each role process's RSS after the last level it ran."""
 
 
 @dataclass
@@ -346,6 +347,21 @@ def set_environment(env: dict[str, str]) -> None:
     os.environ.update(env)
 
 
+async def forget_bots(redis_url: str, fleet: str) -> None:
+    """Drop the user ids an earlier start of ``fleet`` recorded, before starting it again.
+
+    Otherwise :func:`wait_for_bots` would see the old ids and return before the new
+    processes have logged in.
+    """
+    from agentfleet_runtime.bus.keys import FleetKeys
+
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.delete(FleetKeys(fleet).bots)
+    finally:
+        await client.aclose()
+
+
 async def wait_for_bots(redis_url: str, details: dict[str, Any], fleet: str) -> None:
     """Wait until every bot has logged in and recorded its user id (the router needs them)."""
     from agentfleet_runtime.bus.keys import FleetKeys
@@ -433,6 +449,7 @@ async def run_all_in_one(
     stdout = run.directory / name / "stdout.log" if name in DEPLOYED else None
     stop = asyncio.Event()
     process = FleetProcess(settings, Role.ALL_IN_ONE, None)
+    await forget_bots(redis_url, FLEET_NAMES[name])
     with fleet_logging(settings, stdout), recall_timed(run.recall_ms):
         task = asyncio.create_task(process.run(stop))
         try:
@@ -440,10 +457,7 @@ async def run_all_in_one(
             await asyncio.sleep(0.5)
             if memory is not None:
                 memory.connected = rss_mb()
-            phases = await world.measure(name, run, time.process_time)
-            if memory is not None:
-                memory.after_load = rss_mb()
-            return phases
+            return await world.measure(name, run, time.process_time)
         finally:
             stop.set()
             with contextlib.suppress(Exception):
@@ -457,6 +471,7 @@ async def run_per_role(world: World, redis_url: str, run: Run, memory: Memory) -
     commands = {"reception": ["reception"]} | {p: ["persona", "--persona", p] for p in PERSONAS}
     processes: dict[str, asyncio.subprocess.Process] = {}
     (run.directory / "per-role").mkdir(parents=True, exist_ok=True)
+    await forget_bots(redis_url, FLEET_NAMES["per-role"])
     with contextlib.ExitStack() as outputs:
         try:
             for name, args in commands.items():
@@ -767,11 +782,11 @@ def print_report(
         print(
             f"\nRSS, all-in-one (deployed): before the fleet {memory.before:.0f} MB; four clients"
             f" connected {memory.connected:.0f} MB (the fleet's cost {clients:.0f} MB, target"
-            f" ≤ 200); after the load {memory.after_load:.0f} MB."
+            " ≤ 200)."
         )
     if memory.per_role:
         roles = ", ".join(f"{name} {mb:.0f}" for name, mb in memory.per_role.items())
-        print(f"RSS of the per-role processes after the load: {roles} MB")
+        print(f"RSS of the per-role processes after the load: {roles} MB (the last level's)")
     for name, ok in checks(results, memory):
         print(f"  [{'MET' if ok else 'NOT MET'}] {name}")
     print(
@@ -833,10 +848,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+async def run_bot(
+    bot: str, world: World, redis_url: str, run: Run, memory: Memory, first: bool
+) -> list[Phase]:
+    """Start ``bot``, run ``run``'s levels against it, stop it.
+
+    The all-in-one fleet's RSS is read at the ``first`` start in this process only, while
+    nothing else has run in it, so the four clients' share is theirs alone.
+    """
+    if bot in ("all-in-one", "all-in-one-light"):
+        own = memory if first and bot == "all-in-one" else None
+        return await run_all_in_one(world, redis_url, bot, run, own)
+    if bot == "per-role":
+        return await run_per_role(world, redis_url, run, memory)
+    if bot == "floor":
+        return await run_floor(world, redis_url, run)
+    return await run_bare(world, run, sdk=bot == "bare+sdk")
+
+
 async def run_bots(
     args: argparse.Namespace, directory: Path, memory: Memory
 ) -> dict[str, list[Phase]]:
-    """Start the world (and PostgreSQL with its memories), then measure each bot in turn."""
+    """Start the world (and PostgreSQL with its memories), then measure the bots level by level.
+
+    Every bot meets a level before any bot meets the next one, in the given order at even
+    levels and the reverse at odd ones. This machine's speed drifts over minutes, and a
+    ratio of two bots measured minutes apart would hold the drift; measured back to back,
+    a slow spell falls on both sides of it.
+    """
     results: dict[str, list[Phase]] = {}
     run = Run(
         QUICK_LOADS if args.quick else FULL_LOADS, args.think, 0.5 if args.quick else 2.0, directory
@@ -860,22 +899,18 @@ async def run_bots(
                     args.memory_days,
                     args.memories_per_day,
                 )
-            for n, bot in enumerate(args.bots):
-                if n:
-                    # The bots after the first run in a process the first one's leftover
-                    # objects fill: without freezing them the collector's pauses grow long
-                    # (gen2 pauses of 50-110 ms were seen), a stall that is not the bot's.
-                    gc.collect()
-                    gc.freeze()
-                if bot in ("all-in-one", "all-in-one-light"):
-                    own = memory if bot == "all-in-one" and n == 0 else None
-                    results[bot] = await run_all_in_one(world, redis.url, bot, run, own)
-                elif bot == "per-role":
-                    results[bot] = await run_per_role(world, redis.url, run, memory)
-                elif bot == "floor":
-                    results[bot] = await run_floor(world, redis.url, run)
-                else:
-                    results[bot] = await run_bare(world, run, sdk=bot == "bare+sdk")
+            for level, load in enumerate(run.loads):
+                for bot in args.bots if level % 2 == 0 else args.bots[::-1]:
+                    first = not results
+                    if not first:
+                        # Each start after the first runs in a process earlier bots' leftover
+                        # objects fill: without freezing them the collector's pauses grow
+                        # long (gen2 pauses of 50-110 ms were seen), a stall not the bot's.
+                        gc.collect()
+                        gc.freeze()
+                    level_run = replace(run, loads=(load,))
+                    phases = await run_bot(bot, world, redis.url, level_run, memory, first)
+                    results.setdefault(bot, []).extend(phases)
     finally:
         redis.stop()
     return results
