@@ -52,6 +52,24 @@ async def test_bot_messages_are_recorded_but_not_answered(fleet: FleetHarness) -
     assert [m.message_id for m in history] == [bot.message_id]
 
 
+async def test_the_persona_that_just_posted_rarely_answers_the_next_message(
+    fleet: FleetHarness,
+) -> None:
+    # LYNQ answers half of #development's unaddressed messages, and a tenth as often right
+    # after it has spoken. Its post reaches the router as Discord delivers it, through the
+    # inbox (the harness's posts do not come back, so the other personas' replies do not
+    # count here): the router must take it as the channel's last speaker at once.
+    answered_by = []
+    for n in range(60):
+        lynq = fleet.message(f"LYNQの発言 {n}", author_id=BOT_IDS["lynq"], author_is_bot=True)
+        await fleet.publish(lynq)
+        await fleet.publish(fleet.message(f"次はだれ？ {n}"))
+        posts = await fleet.wait_for(lambda p, n=n: len(p) > n)
+        answered_by.append(posts[n].persona)
+    # Expected about 5 of 60, and 30 without the damping; 17 or more has odds of 1 in 60,000.
+    assert answered_by.count("lynq") <= 16, answered_by
+
+
 async def test_replies_see_the_channel_history_in_order(fleet: FleetHarness) -> None:
     first = fleet.message("一つ目")
     second = fleet.message("二つ目")

@@ -28,6 +28,7 @@ from agentfleet_runtime.brain.tasks import is_task_command
 from agentfleet_runtime.bus.codec import FIELD, decode_message, encode_job, encode_message
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.bus.queues import QUEUE_MAXLEN
+from agentfleet_runtime.memory.state import FleetState
 from agentfleet_runtime.observability.metrics import ERRORS, MESSAGES_RECEIVED
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class Router:
         self._script = redis.register_script(_ROUTE_SCRIPT)
         self._directory = config.directory
         self._directory_read = 0.0
+        self._last_speakers: dict[str, str] | None = None
 
     async def directory(self) -> FleetDirectory:
         """The fleet's directory, with bot ids learnt from Redis (re-read at most each second).
@@ -168,23 +170,31 @@ class Router:
                 ",".join(job.persona for job in jobs) or "nobody",
             )
 
+    async def last_speakers(self) -> dict[str, str]:
+        """Channel name → the persona that spoke last there, for the routing rules' damping.
+
+        Read from Redis once (each persona worker records its posts there), then kept up
+        to date from our personas' posts as they come through the inbox, in order with
+        everyone else's messages: a Redis round trip saved on every reply's path.
+        """
+        if self._last_speakers is None:
+            self._last_speakers = await FleetState(self.redis, self.keys).last_speakers()
+        return self._last_speakers
+
     async def jobs_for(self, message: InboundMessage) -> list[PersonaJob]:
         """The persona jobs that answer ``message`` (none for bots and ignored messages)."""
         directory = await self.directory()
+        channel = directory.channel_names.get(message.channel_id)
         if message.author_is_bot or message.author_id in directory.own_bot_ids:
             # Every post of ours comes back through the inbox: record it, nothing more.
+            speaker = directory.persona_of(message.author_id)
+            if channel is not None and speaker is not None:
+                (await self.last_speakers())[channel] = speaker
             return []
         if is_task_command(message.content):
             return await self.on_task_command(message)
-        channel = directory.channel_names.get(message.channel_id)
-        last = await self.redis.hget(self.keys.last_speakers, channel) if channel else None
-        decision = route(
-            message,
-            directory,
-            last.decode() if isinstance(last, bytes) else last,
-            self.rng,
-            self.config.max_replies,
-        )
+        last = (await self.last_speakers()).get(channel) if channel else None
+        decision = route(message, directory, last, self.rng, self.config.max_replies)
         return [
             PersonaJob(
                 job_id=f"reply:{message.message_id}:{persona}",
