@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -32,8 +30,8 @@ from agentfleet_runtime.bus.codec import FIELD, decode_job
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.dedup import NearDuplicateIndex
 from agentfleet_runtime.llm.gemini import LLMError
-from agentfleet_runtime.memory.hot import HotMemory
-from agentfleet_runtime.memory.state import FleetState
+from agentfleet_runtime.memory.hot import HotMemory, decode_recent
+from agentfleet_runtime.memory.state import FleetState, decode_tasks
 from agentfleet_runtime.observability.metrics import (
     AUTONOMOUS_SPEECH,
     ERRORS,
@@ -101,11 +99,7 @@ class PersonaWorker:
             await self.redis.xack(self.queue, WORKER_GROUP, entry_id)
             return
         started = time.monotonic()
-        # The run-once check and the reads the prompt needs go out together: one wait
-        # instead of two, and a redelivered job that is done wastes only the reads.
-        done, context = await asyncio.gather(
-            self.redis.exists(self.keys.done(job.job_id)), self._context(job)
-        )
+        done, context = await self._read(job)
         if done:
             await self.redis.xack(self.queue, WORKER_GROUP, entry_id)
             return
@@ -138,7 +132,7 @@ class PersonaWorker:
     async def compose(self, job: PersonaJob, context: Context | None) -> tuple[str | None, str]:
         """The text to post for ``job`` (None to post nothing) and the outcome label.
 
-        ``context`` is what :meth:`_context` read for the job.
+        ``context`` is what :meth:`_read` read for the job.
         """
         if job.kind is JobKind.ANNOUNCE:
             return job.text or "", "ok"
@@ -162,20 +156,31 @@ class PersonaWorker:
                 return self.persona.apology, "apology"
             return None, "skipped_error"
 
-    async def _context(self, job: PersonaJob) -> Context | None:
-        """The channel's history and task, and recalled memories for a reply, read at once.
+    async def _read(self, job: PersonaJob) -> tuple[bool, Context | None]:
+        """Whether ``job`` is done already, and what it is written from.
 
-        None for jobs written from something else (events, announcements).
+        The run-once check and the channel's history and tasks go to Redis in one round
+        trip, with recall alongside for a reply: a redelivered job that is done wastes
+        only the reads, and a new one waits once. The context is None for jobs written
+        from something else (events, announcements).
         """
-        if job.kind not in (JobKind.REPLY, JobKind.SPEECH):
-            return None
-        reads: list[Awaitable[Any]] = [self.memory.recent(job.channel_id), self.state.tasks()]
-        if job.kind is JobKind.REPLY and self.recall is not None:
-            assert job.message is not None, "a reply job carries its message"
-            reads.append(self.recall.recall(message_text(job.message), job.channel))
-        history, tasks, *recalled = await asyncio.gather(*reads)
+        wants_context = job.kind in (JobKind.REPLY, JobKind.SPEECH)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(self.keys.done(job.job_id))
+            if wants_context:
+                self.memory.queue_recent(pipe, job.channel_id)
+                self.state.queue_tasks(pipe)
+            if job.kind is JobKind.REPLY and self.recall is not None:
+                assert job.message is not None, "a reply job carries its message"
+                recall = self.recall.recall(message_text(job.message), job.channel)
+                (done, *raw), memories = await asyncio.gather(pipe.execute(), recall)
+            else:
+                (done, *raw), memories = await pipe.execute(), []
+        if not wants_context:
+            return bool(done), None
+        history, tasks = decode_recent(raw[0]), decode_tasks(raw[1])
         task = next((t for t in tasks if t.channel == job.channel), None)
-        return Context(history, task, recalled[0] if recalled else [])
+        return bool(done), Context(history, task, memories)
 
     async def _reply(self, job: PersonaJob, context: Context) -> str:
         assert job.message is not None, "a reply job carries its message"

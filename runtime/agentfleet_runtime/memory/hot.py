@@ -9,10 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from agentfleet_runtime.brain.messages import InboundMessage
 from agentfleet_runtime.bus.codec import FIELD, decode_message
 from agentfleet_runtime.bus.keys import FleetKeys
+
+
+def decode_recent(entries: Any) -> list[InboundMessage]:
+    """The messages of :meth:`HotMemory.queue_recent`'s reply, oldest first."""
+    return [decode_message(fields[FIELD.encode()]) for _id, fields in reversed(entries)]
 
 
 class HotMemory:
@@ -24,8 +30,14 @@ class HotMemory:
 
     async def recent(self, channel_id: int, limit: int = 20) -> list[InboundMessage]:
         """The channel's last ``limit`` messages of the past 24 hours, oldest first."""
-        entries: Any = await self.redis.xrevrange(self.keys.hot(channel_id), count=limit)
-        return [decode_message(fields[FIELD.encode()]) for _id, fields in reversed(entries)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self.queue_recent(pipe, channel_id, limit)
+            (entries,) = await pipe.execute()
+        return decode_recent(entries)
+
+    def queue_recent(self, pipe: Pipeline, channel_id: int, limit: int = 20) -> None:
+        """Queue :meth:`recent`'s read on ``pipe`` beside others (see :func:`decode_recent`)."""
+        pipe.xrevrange(self.keys.hot(channel_id), count=limit)
 
     async def day(self, day: str) -> list[InboundMessage]:
         """Every message of one fleet-local date (YYYY-MM-DD), in order."""

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from agentfleet_runtime.brain.events import DueEvent
@@ -36,7 +37,8 @@ def _task_record(task: ActiveTask) -> str:
     return json.dumps({"text": task.text, "updated_at": task.updated_at, "by": task.by})
 
 
-def _read_tasks(raw: Any) -> list[ActiveTask]:
+def decode_tasks(raw: Any) -> list[ActiveTask]:
+    """The tasks of :meth:`FleetState.queue_tasks`'s reply, oldest first."""
     tasks = []
     for channel, value in raw.items():
         record = json.loads(value)
@@ -64,7 +66,7 @@ class FleetState:
             while True:
                 try:
                     await pipe.watch(self.keys.tasks)
-                    update = plan(_read_tasks(await pipe.hgetall(self.keys.tasks)))
+                    update = plan(decode_tasks(await pipe.hgetall(self.keys.tasks)))
                     pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
                     if update.ended is not None:
                         pipe.hdel(self.keys.tasks, update.ended.channel)
@@ -77,7 +79,14 @@ class FleetState:
 
     async def tasks(self) -> list[ActiveTask]:
         """Every channel's current task, oldest first."""
-        return _read_tasks(await self.redis.hgetall(self.keys.tasks))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self.queue_tasks(pipe)
+            (raw,) = await pipe.execute()
+        return decode_tasks(raw)
+
+    def queue_tasks(self, pipe: Pipeline) -> None:
+        """Queue :meth:`tasks`' read on ``pipe``, beside other reads; see :func:`decode_tasks`."""
+        pipe.hgetall(self.keys.tasks)
 
     async def last_speakers(self) -> dict[str, str]:
         """Channel name → the persona that spoke last there."""
