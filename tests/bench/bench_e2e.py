@@ -1,6 +1,7 @@
 """End-to-end replies: a human message posted → the reply's MESSAGE_CREATE, as people wait.
 
-Run: ``.venv/bin/python -m tests.bench.bench_e2e [--quick] [--bots all-in-one,floor]``
+Run: ``.venv/bin/python -m tests.bench.bench_e2e [--quick] [--bots all-in-one,floor]
+[--levels 50,50]``
 
 The bots below answer the same closed-loop schedule (people in #development post without
 mentions and wait for the reply before posting again) at 1, 10 and 50 people and a stress
@@ -84,6 +85,8 @@ Load = tuple[int, int, float | None]
 None for ``--think``, 0 for the stress level)."""
 FULL_LOADS: tuple[Load, ...] = ((1, 20, None), (10, 10, None), (50, 10, None), (50, 10, 0.0))
 QUICK_LOADS: tuple[Load, ...] = ((1, 3, None), (10, 2, None), (50, 1, None), (10, 2, 0.0))
+LEVELS = ("1", "10", "50", "stress")
+"""The levels' names on the command line, in the order of the loads above."""
 BOTS = ("reception", "spectra", "lynq", "paz")
 PERSONAS = BOTS[1:]
 LAYOUTS = ("all-in-one", "all-in-one-light", "per-role", "floor", "bare+sdk", "bare")
@@ -824,6 +827,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         " it (default), always as the test fixture does",
     )
     parser.add_argument(
+        "--levels",
+        default=",".join(LEVELS),
+        help=f"comma-separated, run in this order, repeats allowed (default {','.join(LEVELS)}:"
+        " 1, 10 and 50 people chatting, then 50 posting without a pause)",
+    )
+    parser.add_argument(
         "--bots",
         default=",".join(DEFAULT_BOTS),
         help=f"comma-separated, run in this order (default {','.join(DEFAULT_BOTS)};"
@@ -835,6 +844,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.bots = args.bots.split(",")
     if unknown := set(args.bots) - set(LAYOUTS):
         parser.error(f"unknown bots {sorted(unknown)}; choose from {', '.join(LAYOUTS)}")
+    levels = args.levels.split(",")
+    if unknown := set(levels) - set(LEVELS):
+        parser.error(f"unknown levels {sorted(unknown)}; choose from {', '.join(LEVELS)}")
+    loads = dict(zip(LEVELS, QUICK_LOADS if args.quick else FULL_LOADS, strict=True))
+    args.loads = tuple(loads[level] for level in levels)
     base = ModelTiming() if args.quick else FLASH_TIMING
     args.timing = ModelTiming(
         base.first_token_s if args.first_token is None else args.first_token,
@@ -877,9 +891,7 @@ async def run_bots(
     a slow spell falls on both sides of it.
     """
     results: dict[str, list[Phase]] = {}
-    run = Run(
-        QUICK_LOADS if args.quick else FULL_LOADS, args.think, 0.5 if args.quick else 2.0, directory
-    )
+    run = Run(args.loads, args.think, 0.5 if args.quick else 2.0, directory)
     redis = RedisServer(directory / "redis")
     redis.start()
     try:
