@@ -1,7 +1,8 @@
 """End-to-end replies: a human message posted → the reply's MESSAGE_CREATE, as people wait.
 
 Run: ``.venv/bin/python -m tests.bench.bench_e2e [--quick] [--bots all-in-one,floor]
-[--levels 50,50]``
+[--levels 50,50] [--trace]`` (``--trace``: where the in-process fleet's replies spend
+their time, stage by stage, see ``tests/bench/reply_trace.py``)
 
 The bots below answer the same closed-loop schedule (people in #development post without
 mentions and wait for the reply before posting again) at 1, 10 and 50 people and a stress
@@ -204,6 +205,10 @@ class Run:
     postgres_url: str | None = None
     recall_ms: list[float] = field(default_factory=list)
     """Filled by the recall probe while the in-process fleet runs (see :func:`recall_timed`)."""
+    trace: bool = False
+    """Print where the in-process fleet's replies spend their time (``--trace``)."""
+    stage_marks: dict[int, dict[str, float]] = field(default_factory=dict)
+    """Filled by the stage trace while the in-process fleet runs (tests/bench/reply_trace.py)."""
 
 
 class World:
@@ -267,6 +272,7 @@ class World:
             pause = run.think if pause is None else pause
             before = bot_cpu()
             run.recall_ms.clear()
+            run.stage_marks.clear()
             result = await self.command(
                 users=users, per_user=per_user, seed=users, think=pause, grace=run.grace
             )
@@ -453,18 +459,32 @@ async def run_all_in_one(
     stop = asyncio.Event()
     process = FleetProcess(settings, Role.ALL_IN_ONE, None)
     await forget_bots(redis_url, FLEET_NAMES[name])
-    with fleet_logging(settings, stdout), recall_timed(run.recall_ms):
+    with fleet_logging(settings, stdout), recall_timed(run.recall_ms), stages_traced(run):
         task = asyncio.create_task(process.run(stop))
         try:
             await wait_for_bots(redis_url, world.details, FLEET_NAMES[name])
             await asyncio.sleep(0.5)
             if memory is not None:
                 memory.connected = rss_mb()
-            return await world.measure(name, run, time.process_time)
+            phases = await world.measure(name, run, time.process_time)
         finally:
             stop.set()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 20)
+    if run.trace:
+        from tests.bench.reply_trace import print_stages
+
+        print_stages(name, run.stage_marks)
+    return phases
+
+
+def stages_traced(run: Run) -> contextlib.AbstractContextManager[None]:
+    """With ``--trace``, the stage trace of tests/bench/reply_trace.py; else nothing."""
+    if not run.trace:
+        return contextlib.nullcontext()
+    from tests.bench.reply_trace import traced
+
+    return traced(run.stage_marks)
 
 
 async def run_per_role(world: World, redis_url: str, run: Run, memory: Memory) -> list[Phase]:
@@ -827,6 +847,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         " it (default), always as the test fixture does",
     )
     parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="print where the in-process fleet's replies spend their time, stage by stage",
+    )
+    parser.add_argument(
         "--levels",
         default=",".join(LEVELS),
         help=f"comma-separated, run in this order, repeats allowed (default {','.join(LEVELS)}:"
@@ -891,7 +916,7 @@ async def run_bots(
     a slow spell falls on both sides of it.
     """
     results: dict[str, list[Phase]] = {}
-    run = Run(args.loads, args.think, 0.5 if args.quick else 2.0, directory)
+    run = Run(args.loads, args.think, 0.5 if args.quick else 2.0, directory, trace=args.trace)
     redis = RedisServer(directory / "redis")
     redis.start()
     try:

@@ -69,17 +69,24 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         r"\[(MET|NOT MET)\] all-in-one: ≤ 1\.05 Gemini requests per reply",
         r"\[(MET|NOT MET)\] all-in-one: recall ≤ 5% of the whole reply's p95",
         r"\[(MET|NOT MET)\] per-role: p95 overhead ≤ 1\.3x the floor's",
+        # --trace: the in-process fleet's replies, stage by stage.
+        r"^all-in-one: where [1-9]\d* replies spent their time",
+        rf"^\s+router: record, route, queue\s+p50\s+{NUMBER}\s+p90\s+{NUMBER}$",
+        rf"^\s+Gemini request \(model's time included\)\s+p50\s+{NUMBER}",
     ),
 }
+#: Options a benchmark takes besides ``--quick``, so that what they print is checked too.
+OPTIONS: dict[str, tuple[str, ...]] = {"bench_e2e": ("--trace",)}
 
 
 async def run_quick(name: str) -> tuple[int, str]:
-    """Run ``python -m tests.bench.<name> --quick``; its exit code and output."""
+    """Run ``python -m tests.bench.<name> --quick`` (and its options); exit code and output."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         f"tests.bench.{name}",
         "--quick",
+        *OPTIONS.get(name, ()),
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
