@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import statistics
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -34,6 +33,7 @@ from agentfleet_runtime.bus.routing import Router
 from agentfleet_runtime.discord.poster import PersonaPoster
 from agentfleet_runtime.discord.reception import ReceptionBot
 from agentfleet_runtime.llm.gemini import GeminiClient
+from tests.bench.bench_e2e import percentile
 
 Marks = dict[int, dict[str, float]]
 """Person's message id → ``"<stage>+"`` / ``"<stage>-"`` → when the call began / ended."""
@@ -124,7 +124,7 @@ def print_stages(name: str, marks: Marks) -> None:
     whole = [m for m in marks.values() if wanted <= m.keys()]
     print(f"{name}: where {len(whole)} replies spent their time (ms)")
     for row, start, end in ROWS:
-        spans = sorted((m[end] - m[start]) * 1000 for m in whole)
+        spans = [(m[end] - m[start]) * 1000 for m in whole]
         if spans:
-            p90 = spans[min(len(spans) - 1, int(len(spans) * 0.9))]
-            print(f"  {row:<48} p50 {statistics.median(spans):8.2f}  p90 {p90:8.2f}")
+            p50, p90 = percentile(spans, 0.5), percentile(spans, 0.9)
+            print(f"  {row:<48} p50 {p50:8.2f}  p90 {p90:8.2f}")
