@@ -31,10 +31,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.cluster)
 
 
+def ephemeral_port_floor() -> int:
+    """The lowest port the kernel hands out for outgoing connections and ``bind(0)``."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port_block(size: int) -> int:
-    """The first of ``size`` consecutive free loopback ports (the script uses port..port+5)."""
+    """The first of ``size`` consecutive free loopback ports (the script uses port..port+5).
+
+    The block lies below the kernel's ephemeral range: the controller manager, the
+    scheduler and kwok bind their ports tens of seconds after this check, and in that
+    time any connection made by a test running alongside may be given an ephemeral port.
+    """
+    top = min(ephemeral_port_floor(), 40000) - size
     for _ in range(200):
-        base = random.randrange(20000, 40000)
+        base = random.randrange(15000, top)
         try:
             for port in range(base, base + size):
                 with socket.socket() as sock:
