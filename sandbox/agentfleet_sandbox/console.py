@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TextIO
 
 from agentfleet_runtime.contract import PERSONAS
-from agentfleet_runtime.observability.logs import LEVEL_NAMES, JsonFormatter
+from agentfleet_runtime.observability.logs import LEVEL_NAMES, JsonFormatter, output_handlers
 
 NO_COLOR_ENV = "NO_COLOR"
 """The no-color.org convention: set (to anything) to keep the terminal lines plain."""
@@ -97,7 +97,7 @@ def readable_console(
     env = os.environ if environ is None else environ
     formatter = ConsoleFormatter(colour=not env.get(NO_COLOR_ENV))
     switched = False
-    for handler in logging.getLogger().handlers:
+    for handler in output_handlers():
         writes_json_to_target = (
             isinstance(handler, logging.StreamHandler)
             and handler.stream is target

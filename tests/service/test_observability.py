@@ -194,6 +194,43 @@ def test_secrets_never_reach_the_log_file_or_stdout(tmp_path: Path, capsys: obje
     logging.getLogger().handlers.clear()
 
 
+async def test_lines_logged_in_the_event_loop_reach_the_file_whole_and_in_order(
+    tmp_path: Path,
+) -> None:
+    """A line logged on a reply's way is written once the loop's step ends, not during it.
+
+    A warning written at once first writes the lines queued before it, so the file's
+    order is the order things happened in, and a secret in a queued line's arguments is
+    redacted as it was when logged, whatever happens to the arguments afterwards.
+    """
+    token = "spectra-token-" + "y" * 30
+    log_file = tmp_path / "logs" / "discord_agent.log"
+    configure_logging("INFO", str(log_file), secrets=[token])
+    log = logging.getLogger("agentfleet_runtime.test")
+    try:
+        said = [token]
+        log.info("API usage: kind=generate %s", said)
+        said[0] = "changed"
+        assert "API usage" not in log_file.read_text(encoding="utf-8")
+        log.warning("WARN Redis unreachable")
+        log.info("processed successfully")
+        written = log_file.read_text(encoding="utf-8")
+        assert "API usage" in written and "WARN Redis unreachable" in written
+        assert written.index("API usage") < written.index("WARN Redis unreachable")
+        assert "processed successfully" not in written
+        await asyncio.sleep(0)
+        lines = log_file.read_text(encoding="utf-8").splitlines()
+    finally:
+        for handler in logging.getLogger().handlers:
+            handler.close()
+        logging.getLogger().handlers.clear()
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        f"API usage: kind=generate ['{REDACTED}']",
+        "WARN Redis unreachable",
+        "processed successfully",
+    ]
+
+
 def test_an_unwritable_log_file_degrades_to_stdout_with_a_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,11 +3,12 @@
 docs/operations.md greps ``logs/discord_agent.log`` for keywords (自発発言, processed
 successfully, 長期記憶, Daily Report, API usage, ERROR, WARN), so the file keeps the familiar
 ``time LEVEL logger: message`` shape while stdout carries JSON for ``kubectl logs`` and log
-shippers. Both pass through :class:`RedactingFilter`.
+shippers. Both pass through :class:`RedactingFilter`, then :class:`DeferredHandler`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import logging.handlers
@@ -84,27 +85,103 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
+class DeferredHandler(logging.Handler):
+    """Writes through ``targets`` once the event loop's current step is over.
+
+    Formatting a line twice (JSON for stdout, text for the file) and writing it twice takes
+    about 0.2 ms of CPU. Written on the spot, the lines a reply logs on its way (its
+    routing, its Gemini request) held the reply that long; deferred with ``call_soon``,
+    they are written while the reply's next request is on the wire. A record's message is
+    rendered and redacted at once by this handler's filter, so later changes to its
+    arguments cannot alter it; only formatting and writing wait. Warnings, errors and
+    records from outside the event loop are written at once, after the deferred ones, so
+    lines keep their order. A process killed outright loses at most its last step's lines.
+    """
+
+    def __init__(self, targets: Iterable[logging.Handler]) -> None:
+        super().__init__()
+        self.targets = tuple(targets)
+        self._pending: list[logging.LogRecord] = []
+        self._scheduled_on: asyncio.AbstractEventLoop | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue an INFO or DEBUG record met in the event loop; write any other at once."""
+        if record.levelno < logging.WARNING:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                pass
+            else:
+                self._pending.append(record)
+                # A loop stopped before its call ran leaves it unscheduled on this one.
+                if self._scheduled_on is not loop:
+                    self._scheduled_on = loop
+                    loop.call_soon(self.flush)
+                return
+        self._write_pending()
+        self._write(record)
+
+    def flush(self) -> None:
+        """Write every queued record and flush the targets."""
+        self.acquire()
+        try:
+            self._scheduled_on = None
+            self._write_pending()
+            for target in self.targets:
+                target.flush()
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        """Write what is queued and close the targets (which flush what they own)."""
+        self.acquire()
+        try:
+            self._write_pending()
+        finally:
+            self.release()
+        for target in self.targets:
+            target.close()
+        super().close()
+
+    def _write_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        for record in pending:
+            self._write(record)
+
+    def _write(self, record: logging.LogRecord) -> None:
+        for target in self.targets:
+            if record.levelno >= target.level:
+                target.handle(record)
+
+
+def output_handlers() -> list[logging.Handler]:
+    """The handlers that write the root logger's lines (stdout's, the file's)."""
+    found: list[logging.Handler] = []
+    for handler in logging.getLogger().handlers:
+        found.extend(handler.targets if isinstance(handler, DeferredHandler) else [handler])
+    return found
+
+
 def configure_logging(level: str, log_file: str | None, secrets: Iterable[str] = ()) -> None:
     """Send logs to stdout as JSON and, when ``log_file`` is set, to a rotating file."""
-    redactor = RedactingFilter(secrets)
-    handlers: list[logging.Handler] = []
+    targets: list[logging.Handler] = []
     stdout = logging.StreamHandler(sys.stdout)
     stdout.setFormatter(JsonFormatter())
-    handlers.append(stdout)
+    targets.append(stdout)
     unwritable: OSError | None = None
     if log_file:
         try:
-            handlers.append(_file_handler(Path(log_file)))
+            targets.append(_file_handler(Path(log_file)))
         except OSError as error:
             # A read-only filesystem must not stop the bots: stdout still carries every line.
             unwritable = error
+    handler = DeferredHandler(targets)
+    handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
         old.close()
-    for handler in handlers:
-        handler.addFilter(redactor)
-        root.addHandler(handler)
+    root.addHandler(handler)
     root.setLevel("WARNING" if level == "WARN" else level)
     # Library chatter at INFO (gateway heartbeats, HTTP lines) drowns the keywords people grep.
     for noisy in ("discord", "httpx", "google_genai", "aiohttp.access"):
