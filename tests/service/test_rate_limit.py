@@ -1,11 +1,12 @@
 """One Gemini rate limit shared by every process of a fleet (two limiters, one Redis)."""
 
 import asyncio
+import contextlib
 import time
 
 import redis.asyncio as aioredis
 
-from agentfleet_runtime.llm.rate_limit import RedisRateLimiter
+from agentfleet_runtime.llm.rate_limit import LEASE_EXTRA_CALLS, RedisRateLimiter
 
 
 async def test_two_processes_share_one_budget(redis_client: aioredis.Redis) -> None:
@@ -18,3 +19,87 @@ async def test_two_processes_share_one_budget(redis_client: aioredis.Redis) -> N
     await asyncio.gather(reception.acquire(), worker.acquire())
     # The fifth and sixth calls had to wait for the window to move on.
     assert time.monotonic() - started >= 0.9
+
+
+async def test_a_busy_process_asks_redis_once_for_several_calls(
+    redis_client: aioredis.Redis,
+) -> None:
+    """While most of the budget is free, one look at Redis admits several calls at once."""
+    limiter = RedisRateLimiter(redis_client, "af:test:gemini-calls", 48)
+    before = await evalsha_calls(redis_client)
+    for _ in range(24):
+        await limiter.acquire()
+    looks = await evalsha_calls(redis_client) - before
+    assert looks <= 6, f"{looks} looks at Redis for 24 calls"
+    # What was leased and not yet made is counted too: at most one lease's worth.
+    assert 24 <= await limiter.in_use() <= 24 + LEASE_EXTRA_CALLS
+
+
+async def test_no_window_holds_more_calls_than_the_budget_with_leases(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Two processes ask as fast as they can for 1.6 s, more than a window's budget, so
+    both leases and waits happen: the calls of the window before any call fit the budget."""
+    budget, window_ms = 48, 1000
+    limiters = [
+        RedisRateLimiter(redis_client, "af:test:gemini-calls", budget, window_ms=window_ms)
+        for _ in range(2)
+    ]
+    made: list[float] = []
+    deadline = time.monotonic() + 1.6
+
+    async def caller(limiter: RedisRateLimiter) -> None:
+        while time.monotonic() < deadline:
+            await limiter.acquire()
+            made.append(time.monotonic())
+
+    await asyncio.gather(*(caller(limiter) for limiter in limiters for _ in range(3)))
+    made.sort()
+    assert len(made) > budget  # the window moved on at least once
+    for index, moment in enumerate(made):
+        in_window = [m for m in made[: index + 1] if m > moment - window_ms / 1000]
+        assert len(in_window) <= budget, f"{len(in_window)} calls within one window"
+
+
+async def test_calls_leased_and_made_late_still_count_in_the_window_they_fall_in(
+    redis_client: aioredis.Redis,
+) -> None:
+    """One process leases calls and makes them just as the window moves on, while another
+    process takes all it can: together they still stay within the budget."""
+    budget, window_ms = 48, 1000
+    leaser, taker = (
+        RedisRateLimiter(redis_client, "af:test:gemini-calls", budget, window_ms=window_ms)
+        for _ in range(2)
+    )
+    made: list[float] = []
+    await leaser.acquire()
+    made.append(time.monotonic())
+    for _ in range(budget - 1 - LEASE_EXTRA_CALLS):
+        await taker.acquire()
+        made.append(time.monotonic())
+    await asyncio.sleep(window_ms / 1000 + 0.05)
+
+    async def take_all() -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.4):
+                while True:
+                    await taker.acquire()
+                    made.append(time.monotonic())
+
+    async def use_the_lease() -> None:
+        await asyncio.sleep(0.05)
+        for _ in range(LEASE_EXTRA_CALLS):
+            await leaser.acquire()
+            made.append(time.monotonic())
+
+    await asyncio.gather(take_all(), use_the_lease())
+    made.sort()
+    for index, moment in enumerate(made):
+        in_window = [m for m in made[: index + 1] if m > moment - window_ms / 1000]
+        assert len(in_window) <= budget, f"{len(in_window)} calls within one window"
+
+
+async def evalsha_calls(redis: aioredis.Redis) -> int:
+    """How many scripts Redis has run, from its own command statistics."""
+    stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
