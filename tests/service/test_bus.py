@@ -1,6 +1,7 @@
 """The bus end to end on a real Redis and the real google-genai client: router → workers."""
 
 import asyncio
+import json
 import logging
 from datetime import datetime
 
@@ -82,6 +83,33 @@ async def test_replies_see_the_channel_history_in_order(fleet: FleetHarness) -> 
     local_day = datetime.fromtimestamp(first.created_at, fleet.config.zone).date().isoformat()
     day = await HotMemory(fleet.redis, fleet.keys).day(local_day)
     assert [m.message_id for m in day] == [first.message_id, second.message_id]
+
+
+async def test_a_reply_is_written_from_the_history_and_task_its_job_carries(
+    fleet: FleetHarness, gemini_server: GeminiServer
+) -> None:
+    """The router's script hands the worker the channel's history and task with the job.
+
+    What the model is asked must still hold everything said before the message and the
+    channel's task, and once the reply is posted nothing of the job stays in Redis.
+    """
+    await fleet.publish(fleet.message('/task commit development "認証システム実装"'))
+    await fleet.wait_for(lambda p: len(p) >= 1)
+    await fleet.publish(fleet.message("ログイン画面から作ろう"))
+    await fleet.wait_for(lambda p: len(p) >= 2)
+    gemini_server.reset()
+    await fleet.publish(fleet.message("テストはどうする？", mentioned_user_ids=(BOT_IDS["paz"],)))
+    await fleet.wait_for(lambda p: len(p) >= 3)
+    await fleet.settle()
+    [request] = [r for r in gemini_server.requests if r.endpoint == "generate"]
+    (user,) = [part["text"] for c in request.body["contents"] for part in c["parts"]]
+    items = [json.loads(line) for line in user.splitlines()]
+    assert {"type": "task", "channel": "development", "text": "認証システム実装"} in items
+    said = [item["text"] for item in items if item["type"] == "message"]
+    assert "ログイン画面から作ろう" in said
+    assert items[-1]["type"] == "reply_to" and items[-1]["text"] == "テストはどうする？"
+    for persona in ("spectra", "lynq", "paz"):
+        assert await fleet.redis.xlen(fleet.keys.queue(persona)) == 0
 
 
 async def test_redis_restarted_mid_stream_loses_and_duplicates_nothing(

@@ -4,6 +4,11 @@ Exactly-once posting rests on three things: the job's ``done`` marker (checked b
 work, set with the acknowledgement after the post), the job id used as Discord's nonce (so a
 post retried after a crash between posting and marking is recognised by Discord and not
 repeated), and the stream consumer re-reading its own pending jobs after a restart.
+
+A reply the router queued needs no ``done`` check: the router's script queues each reply
+once, and its marker is set in the same step that acknowledges its one entry, so a reply
+still pending cannot be done. Such a job also carries its context, read by that script,
+so it reaches Gemini without a round trip to Redis first.
 """
 
 from __future__ import annotations
@@ -26,12 +31,12 @@ from agentfleet_runtime.brain.personas import Persona
 from agentfleet_runtime.brain.prompts import event_prompt, reply_prompt, speech_prompt
 from agentfleet_runtime.brain.report import is_report_job
 from agentfleet_runtime.brain.speech import ActiveTask
-from agentfleet_runtime.bus.codec import FIELD, decode_job
+from agentfleet_runtime.bus.codec import FIELD, RECENT_FIELD, TASKS_FIELD, decode_job
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.dedup import NearDuplicateIndex
 from agentfleet_runtime.llm.gemini import LLMError
-from agentfleet_runtime.memory.hot import HotMemory, decode_recent
-from agentfleet_runtime.memory.state import FleetState, decode_tasks
+from agentfleet_runtime.memory.hot import HotMemory, decode_carried_recent, decode_recent
+from agentfleet_runtime.memory.state import FleetState, decode_carried_tasks, decode_tasks
 from agentfleet_runtime.observability.metrics import (
     AUTONOMOUS_SPEECH,
     ERRORS,
@@ -99,7 +104,7 @@ class PersonaWorker:
             await self.redis.xack(self.queue, WORKER_GROUP, entry_id)
             return
         started = time.monotonic()
-        done, context = await self._read(job)
+        done, context = await self._read(job, fields)
         if done:
             await self.redis.xack(self.queue, WORKER_GROUP, entry_id)
             return
@@ -126,6 +131,9 @@ class PersonaWorker:
                     report = PipelineOutcomeField.REPORT_POSTED.value
                     pipe.hset(self.keys.pipeline_outcome, report, time.time())
             pipe.xack(self.queue, WORKER_GROUP, entry_id)
+            if RECENT_FIELD in fields:
+                # Kilobytes of carried history, never read again: gone with the entry.
+                pipe.xdel(self.queue, entry_id)
             await pipe.execute()
         self._record(job, content, outcome, started)
 
@@ -156,31 +164,43 @@ class PersonaWorker:
                 return self.persona.apology, "apology"
             return None, "skipped_error"
 
-    async def _read(self, job: PersonaJob) -> tuple[bool, Context | None]:
+    async def _read(self, job: PersonaJob, fields: dict[str, str]) -> tuple[bool, Context | None]:
         """Whether ``job`` is done already, and what it is written from.
 
-        The run-once check and the channel's history and tasks go to Redis in one round
-        trip, with recall alongside for a reply: a redelivered job that is done wastes
-        only the reads, and a new one waits once. The context is None for jobs written
-        from something else (events, announcements).
+        A job the router queued carries its context (see the module docstring). For any
+        other, the run-once check and the channel's history and tasks go to Redis in one
+        round trip. Recall runs alongside for a reply. The context is None for jobs
+        written from something else (events, announcements).
         """
         wants_context = job.kind in (JobKind.REPLY, JobKind.SPEECH)
+        recall = self._recall(job)
+        if wants_context and RECENT_FIELD in fields and TASKS_FIELD in fields:
+            history = decode_carried_recent(fields[RECENT_FIELD])
+            tasks = decode_carried_tasks(fields[TASKS_FIELD])
+            return False, self._context(job, history, tasks, await recall)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.exists(self.keys.done(job.job_id))
             if wants_context:
                 self.memory.queue_recent(pipe, job.channel_id)
                 self.state.queue_tasks(pipe)
-            if job.kind is JobKind.REPLY and self.recall is not None:
-                assert job.message is not None, "a reply job carries its message"
-                recall = self.recall.recall(message_text(job.message), job.channel)
-                (done, *raw), memories = await asyncio.gather(pipe.execute(), recall)
-            else:
-                (done, *raw), memories = await pipe.execute(), []
+            (done, *raw), memories = await asyncio.gather(pipe.execute(), recall)
         if not wants_context:
             return bool(done), None
-        history, tasks = decode_recent(raw[0]), decode_tasks(raw[1])
+        return bool(done), self._context(job, decode_recent(raw[0]), decode_tasks(raw[1]), memories)
+
+    async def _recall(self, job: PersonaJob) -> list[str]:
+        """The memories recalled for a reply; none for other jobs or without recall."""
+        if job.kind is not JobKind.REPLY or self.recall is None:
+            return []
+        assert job.message is not None, "a reply job carries its message"
+        return await self.recall.recall(message_text(job.message), job.channel)
+
+    @staticmethod
+    def _context(
+        job: PersonaJob, history: list[InboundMessage], tasks: list[ActiveTask], memories: list[str]
+    ) -> Context:
         task = next((t for t in tasks if t.channel == job.channel), None)
-        return bool(done), Context(history, task, memories)
+        return Context(history, task, memories)
 
     async def _reply(self, job: PersonaJob, context: Context) -> str:
         assert job.message is not None, "a reply job carries its message"

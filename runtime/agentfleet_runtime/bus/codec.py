@@ -21,6 +21,11 @@ from agentfleet_runtime.brain.messages import (
 )
 
 FIELD = "data"
+RECENT_FIELD = "recent"
+"""A reply job's entry also carries its channel's latest messages (a JSON array, newest
+first) and every channel's task (a JSON array of channel, record pairs): what the prompt
+is written from, as the router's script read it when it queued the job."""
+TASKS_FIELD = "tasks"
 
 
 _MESSAGE_FIELDS = tuple(f.name for f in dataclasses.fields(InboundMessage))
@@ -60,6 +65,11 @@ def encode_message(message: InboundMessage) -> str:
 def decode_message(raw: str | bytes) -> InboundMessage:
     """Read an inbound message back from a stream entry."""
     return _message_from(orjson.loads(raw))
+
+
+def decode_messages(raw: str | bytes) -> list[InboundMessage]:
+    """Read back a JSON array of inbound messages, as the router's script writes one."""
+    return [_message_from(data) for data in orjson.loads(raw)]
 
 
 def encode_job(job: PersonaJob) -> str:

@@ -6,6 +6,10 @@ the set of logged dates, which outlives the log), queues the chosen
 personas' jobs and acknowledges the entry. A crash at any point either did all of it or
 none of it, and a redelivered message (a Discord replay, a restarted pod) finds its marker
 and is only acknowledged.
+
+Each job goes out with what its prompt is written from, read by the same script: the
+channel's latest messages (this one included) and the tasks. The persona's worker then
+starts generating without a round trip of its own to Redis.
 """
 
 from __future__ import annotations
@@ -25,9 +29,17 @@ import redis.asyncio as aioredis
 from agentfleet_runtime.brain.messages import InboundMessage, JobKind, PersonaJob
 from agentfleet_runtime.brain.router import FleetDirectory, route
 from agentfleet_runtime.brain.tasks import is_task_command
-from agentfleet_runtime.bus.codec import FIELD, decode_message, encode_job, encode_message
+from agentfleet_runtime.bus.codec import (
+    FIELD,
+    RECENT_FIELD,
+    TASKS_FIELD,
+    decode_message,
+    encode_job,
+    encode_message,
+)
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.bus.queues import QUEUE_MAXLEN
+from agentfleet_runtime.memory.hot import RECENT_MESSAGES
 from agentfleet_runtime.memory.state import FleetState
 from agentfleet_runtime.observability.metrics import ERRORS, MESSAGES_RECEIVED
 
@@ -48,8 +60,19 @@ if first then
   redis.call('XADD', KEYS[4], '*', 'data', ARGV[4])
   redis.call('EXPIRE', KEYS[4], ARGV[7])
   redis.call('SADD', KEYS[5], ARGV[10])
-  for i = 1, tonumber(ARGV[8]) do
-    redis.call('XADD', KEYS[5 + i], 'MAXLEN', '~', ARGV[9], '*', 'data', ARGV[10 + i])
+  local jobs = tonumber(ARGV[8])
+  if jobs > 0 then
+    -- Hot entries have one field, the message's JSON: joined, they are a JSON array.
+    local recent = {}
+    for _, entry in ipairs(redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', ARGV[11])) do
+      recent[#recent + 1] = entry[2][2]
+    end
+    local carried = '[' .. table.concat(recent, ',') .. ']'
+    local tasks = cjson.encode(redis.call('HGETALL', KEYS[6]))
+    for i = 1, jobs do
+      redis.call('XADD', KEYS[6 + i], 'MAXLEN', '~', ARGV[9], '*', 'data', ARGV[13 + i],
+        ARGV[12], carried, ARGV[13], tasks)
+    end
   end
 end
 redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
@@ -144,6 +167,7 @@ class Router:
                 self.keys.hot(message.channel_id),
                 self.keys.day(day),
                 self.keys.day_logs,
+                self.keys.tasks,
                 *[self.keys.queue(job.persona) for job in jobs],
             ],
             args=[
@@ -157,6 +181,9 @@ class Router:
                 len(jobs),
                 QUEUE_MAXLEN,
                 day,
+                RECENT_MESSAGES,
+                RECENT_FIELD,
+                TASKS_FIELD,
                 *[encode_job(job) for job in jobs],
             ],
         )

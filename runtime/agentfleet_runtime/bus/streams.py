@@ -122,6 +122,10 @@ class StreamConsumer:
                     self._up()
                     for _stream, items in entries or []:
                         self._dispatch(items)
+                    if entries:
+                        # Let the new handlers start before the next read is sent: a job's
+                        # first request should not queue behind that one.
+                        await asyncio.sleep(0)
                 except REDIS_DOWN as error:
                     rescan = True
                     await self._down(stop, f"Redis unreachable: {error.__class__.__name__}")

@@ -12,13 +12,21 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from agentfleet_runtime.brain.messages import InboundMessage
-from agentfleet_runtime.bus.codec import FIELD, decode_message
+from agentfleet_runtime.bus.codec import FIELD, decode_message, decode_messages
 from agentfleet_runtime.bus.keys import FleetKeys
+
+RECENT_MESSAGES = 20
+"""How many of a channel's latest messages a prompt is written from."""
 
 
 def decode_recent(entries: Any) -> list[InboundMessage]:
     """The messages of :meth:`HotMemory.queue_recent`'s reply, oldest first."""
     return [decode_message(fields[FIELD.encode()]) for _id, fields in reversed(entries)]
+
+
+def decode_carried_recent(raw: str) -> list[InboundMessage]:
+    """The messages a job carries (the router's script lists them newest first), oldest first."""
+    return decode_messages(raw)[::-1]
 
 
 class HotMemory:
@@ -28,14 +36,14 @@ class HotMemory:
         self.redis = redis
         self.keys = keys
 
-    async def recent(self, channel_id: int, limit: int = 20) -> list[InboundMessage]:
+    async def recent(self, channel_id: int, limit: int = RECENT_MESSAGES) -> list[InboundMessage]:
         """The channel's last ``limit`` messages of the past 24 hours, oldest first."""
         async with self.redis.pipeline(transaction=False) as pipe:
             self.queue_recent(pipe, channel_id, limit)
             (entries,) = await pipe.execute()
         return decode_recent(entries)
 
-    def queue_recent(self, pipe: Pipeline, channel_id: int, limit: int = 20) -> None:
+    def queue_recent(self, pipe: Pipeline, channel_id: int, limit: int = RECENT_MESSAGES) -> None:
         """Queue :meth:`recent`'s read on ``pipe`` beside others (see :func:`decode_recent`)."""
         pipe.xrevrange(self.keys.hot(channel_id), count=limit)
 

@@ -37,6 +37,13 @@ def _task_record(task: ActiveTask) -> str:
     return json.dumps({"text": task.text, "updated_at": task.updated_at, "by": task.by})
 
 
+def decode_carried_tasks(raw: str) -> list[ActiveTask]:
+    """The tasks a job carries (the hash's field, value pairs as one JSON array)."""
+    pairs = json.loads(raw)
+    # An empty hash arrives as {}: Lua's JSON encoder cannot tell an empty list from it.
+    return decode_tasks(dict(zip(pairs[::2], pairs[1::2], strict=True)) if pairs else {})
+
+
 def decode_tasks(raw: Any) -> list[ActiveTask]:
     """The tasks of :meth:`FleetState.queue_tasks`'s reply, oldest first."""
     tasks = []
