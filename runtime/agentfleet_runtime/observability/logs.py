@@ -85,17 +85,24 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
+WRITE_DELAY_SECONDS = 0.005
+"""How long a line logged in the event loop may wait before it is written."""
+
+
 class DeferredHandler(logging.Handler):
-    """Writes through ``targets`` once the event loop's current step is over.
+    """Writes through ``targets`` a few milliseconds after a line is logged in the event loop.
 
     Formatting a line twice (JSON for stdout, text for the file) and writing it twice takes
     about 0.2 ms of CPU. Written on the spot, the lines a reply logs on its way (its
-    routing, its Gemini request) held the reply that long; deferred with ``call_soon``,
-    they are written while the reply's next request is on the wire. A record's message is
-    rendered and redacted at once by this handler's filter, so later changes to its
-    arguments cannot alter it; only formatting and writing wait. Warnings, errors and
-    records from outside the event loop are written at once, after the deferred ones, so
-    lines keep their order. A process killed outright loses at most its last step's lines.
+    routing, its Gemini request) held the reply that long. Written at the loop's next
+    step, they still came first: the wake-up of the work that follows (the worker after
+    the router) is often already waiting in that step. After :data:`WRITE_DELAY_SECONDS`
+    they are written in batches, while the replies they belong to wait on the network.
+    A record's message is rendered and redacted at once by this handler's filter, so
+    later changes to its arguments cannot alter it; only formatting and writing wait.
+    Warnings, errors and records from outside the event loop are written at once, after
+    the queued ones, so lines keep their order. A process killed outright loses at most
+    the lines of its last few milliseconds.
     """
 
     def __init__(self, targets: Iterable[logging.Handler]) -> None:
@@ -116,7 +123,7 @@ class DeferredHandler(logging.Handler):
                 # A loop stopped before its call ran leaves it unscheduled on this one.
                 if self._scheduled_on is not loop:
                     self._scheduled_on = loop
-                    loop.call_soon(self.flush)
+                    loop.call_later(WRITE_DELAY_SECONDS, self.flush)
                 return
         self._write_pending()
         self._write(record)
