@@ -1,8 +1,10 @@
 """/health, /ready and /metrics over HTTP, and logs that never contain a secret."""
 
 import asyncio
+import io
 import json
 import logging
+import sys
 from pathlib import Path
 
 import aiohttp
@@ -229,6 +231,37 @@ async def test_lines_logged_in_the_event_loop_reach_the_file_whole_and_in_order(
         "WARN Redis unreachable",
         "processed successfully",
     ]
+
+
+async def test_logging_set_up_again_while_a_line_waits_writes_it_where_it_was_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Logging configured again (a test harness, the sandbox) with lines still queued:
+    they go to the outputs of their time, and nothing fails once those are closed."""
+    failures: list[dict[str, object]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _loop, error: failures.append(error))
+    # A file, as a process's stdout is: once closed, flushing it fails.
+    earlier_path = tmp_path / "earlier-stdout"
+    earlier, later = earlier_path.open("w", encoding="utf-8"), io.StringIO()
+    log = logging.getLogger("agentfleet_runtime.test")
+    try:
+        monkeypatch.setattr(sys, "stdout", earlier)
+        configure_logging("INFO", None)
+        log.info("processed successfully: the first")
+        monkeypatch.setattr(sys, "stdout", later)
+        configure_logging("INFO", None)
+        earlier.close()
+        written_before = earlier_path.read_text(encoding="utf-8")
+        log.info("processed successfully: the second")
+        await asyncio.sleep(WRITE_DELAY_SECONDS * 3)
+        written_after = later.getvalue()
+    finally:
+        for handler in logging.getLogger().handlers:
+            handler.close()
+        logging.getLogger().handlers.clear()
+    assert "the first" in written_before and "the second" in written_after
+    assert "the first" not in written_after
+    assert failures == []
 
 
 def test_an_unwritable_log_file_degrades_to_stdout_with_a_warning(

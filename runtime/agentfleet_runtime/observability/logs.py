@@ -110,6 +110,7 @@ class DeferredHandler(logging.Handler):
         self.targets = tuple(targets)
         self._pending: list[logging.LogRecord] = []
         self._scheduled_on: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         """Queue an INFO or DEBUG record met in the event loop; write any other at once."""
@@ -120,10 +121,10 @@ class DeferredHandler(logging.Handler):
                 pass
             else:
                 self._pending.append(record)
-                # A loop stopped before its call ran leaves it unscheduled on this one.
+                # A loop stopped before its timer ran leaves it unscheduled on this one.
                 if self._scheduled_on is not loop:
                     self._scheduled_on = loop
-                    loop.call_later(WRITE_DELAY_SECONDS, self.flush)
+                    self._timer = loop.call_later(WRITE_DELAY_SECONDS, self._write_queued)
                 return
         self._write_pending()
         self._write(record)
@@ -132,7 +133,6 @@ class DeferredHandler(logging.Handler):
         """Write every queued record and flush the targets."""
         self.acquire()
         try:
-            self._scheduled_on = None
             self._write_pending()
             for target in self.targets:
                 target.flush()
@@ -143,12 +143,23 @@ class DeferredHandler(logging.Handler):
         """Write what is queued and close the targets (which flush what they own)."""
         self.acquire()
         try:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._scheduled_on = self._timer = None
             self._write_pending()
         finally:
             self.release()
         for target in self.targets:
             target.close()
         super().close()
+
+    def _write_queued(self) -> None:
+        self.acquire()
+        try:
+            self._scheduled_on = self._timer = None
+            self._write_pending()
+        finally:
+            self.release()
 
     def _write_pending(self) -> None:
         pending, self._pending = self._pending, []
