@@ -8,7 +8,8 @@ stages, in the order a reply passes them:
 
 * Reception hands the person's message to the inbox;
 * the router picks it up, records it and queues the persona's job;
-* the persona's worker picks the job up and reads what the prompt needs;
+* the persona's worker picks the job up and takes what the prompt needs (a reply's job
+  carries it) while recall runs;
 * the prompt and the request are built; the rate limiter admits the request;
 * the Gemini request, the SDK's own work included (the model's time is in here);
 * the reply is posted; after the post, the job is marked done and acknowledged (off the
@@ -76,7 +77,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("inbox → router", "reception-", "router+"),
     ("router: record, route, queue", "router+", "router-"),
     ("queue → worker", "router-", "worker+"),
-    ("worker: run-once check, history, tasks, recall", "worker+", "reads-"),
+    ("worker: context from the job, recall", "worker+", "reads-"),
     ("prompt and request built", "reads-", "gemini+"),
     ("rate limiter", "gemini+", "request+"),
     ("Gemini request (model's time included)", "request+", "request-"),
