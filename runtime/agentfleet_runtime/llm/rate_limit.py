@@ -37,7 +37,7 @@ if used < limit then
   redis.call('ZADD', KEYS[1], now_ms, ARGV[3])
   local extra = 0
   if used * 2 < limit then
-    extra = math.min(tonumber(ARGV[4]), math.floor((limit - used) / 8))
+    extra = math.min(tonumber(ARGV[4]), math.floor((limit - used) / 16))
   end
   for i = 1, extra do
     redis.call('ZADD', KEYS[1], now_ms + lease_ms, ARGV[3] .. ':' .. i)
@@ -50,9 +50,10 @@ return {tonumber(oldest[2]) + window - now_ms, used, 0}
 """
 
 LEASE_EXTRA_CALLS = 7
-"""At most this many calls admitted beside the one asked for, never more than an eighth of
-what is left of the budget (so none below 16 calls a minute), and only while less than
-half of it is used."""
+"""At most this many calls admitted beside the one asked for, never more than a sixteenth
+of what is left of the budget, and only while less than half of it is used. So a small
+budget, where a leased call left unmade would hold a slot that counts, never leases: the
+free tier's 10 calls a minute (the default) are taken one look at a time."""
 LEASE_SECONDS = 2.0
 """How long leased calls may be made; they are counted as made at the lease's end."""
 
