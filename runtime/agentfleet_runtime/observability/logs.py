@@ -141,19 +141,15 @@ class DeferredHandler(logging.Handler):
 
     def close(self) -> None:
         """Write what is queued and close the targets (which flush what they own)."""
-        self.acquire()
-        try:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._scheduled_on = self._timer = None
-            self._write_pending()
-        finally:
-            self.release()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._write_queued()
         for target in self.targets:
             target.close()
         super().close()
 
     def _write_queued(self) -> None:
+        """Write what is queued; the next line logged in a loop schedules a new timer."""
         self.acquire()
         try:
             self._scheduled_on = self._timer = None
