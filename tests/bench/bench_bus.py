@@ -50,10 +50,10 @@ class TimingPoster:
     def __init__(self, ready: dict[int, float]) -> None:
         self.ready = ready
 
-    async def post(self, message: OutboundMessage) -> list[int]:
+    async def post(self, message: OutboundMessage) -> list[InboundMessage]:
         assert message.reply_to_message_id is not None
         self.ready[message.reply_to_message_id] = time.perf_counter()
-        return [0]
+        return []
 
     def typing(self, channel_id: int) -> AbstractAsyncContextManager[None]:
         @asynccontextmanager
@@ -91,7 +91,7 @@ async def fleet_run(url: str, count: int, rate: float) -> list[float]:
     config = RouterConfig(directory(), CHANNELS, ZoneInfo("Asia/Tokyo"))
     ready: dict[int, float] = {}
     stop = asyncio.Event()
-    consumer, _desk = router_service(redis, keys, config)
+    consumer = router_service(redis, keys, config).consumer
     consumers = [consumer] + [
         worker_service(p, redis, keys, InstantModel(), TimingPoster(ready), config)
         for p in ("spectra", "lynq", "paz")

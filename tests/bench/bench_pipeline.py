@@ -110,7 +110,7 @@ async def bench_pipeline(args: argparse.Namespace, dsn: str, workdir: Path) -> N
     stop = asyncio.Event()
     try:
         await redis.hset(keys.bots, mapping={k: str(v) for k, v in BOT_IDS.items()})
-        consumer, _desk = router_service(redis, keys, RouterConfig(directory(), CHANNELS, ZONE))
+        consumer = router_service(redis, keys, RouterConfig(directory(), CHANNELS, ZONE)).consumer
         consumer.block_ms = 100
         routing = asyncio.create_task(consumer.run(stop))
         inbox = Inbox(redis, keys)

@@ -12,11 +12,11 @@ stages, in the order a reply passes them:
   carries it) while recall runs;
 * the prompt and the request are built; the rate limiter admits the request;
 * the Gemini request, the SDK's own work included (the model's time is in here);
-* the reply is posted; after the post, the job is marked done and acknowledged (off the
-  reply's path: the person already sees the reply).
+* the reply is posted; after the post, it is recorded and the job is marked done and
+  acknowledged (off the reply's path: the person already sees the reply).
 
-Only replies whose every stage was seen count. Our own personas' posts, which come back
-through the inbox, are recorded by the router but not traced.
+Only replies whose every stage was seen count. Our own personas' posts, which Reception
+sees too and hands on to nobody, are not traced.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("Gemini request (model's time included)", "request+", "request-"),
     ("answer → post", "request-", "post+"),
     ("post to Discord", "post+", "post-"),
-    ("after the post: done, acknowledged", "post-", "worker-"),
+    ("after the post: recorded, done, acknowledged", "post-", "worker-"),
 )
 
 

@@ -149,7 +149,11 @@ async def test_human_message_becomes_inbound_message(
 
     before = time.time()
     human = await discord_server.post_as_human(
-        cid, "LYNQ、これ見てくれる？", author="bob", mentions=["lynq"], reply_to=earlier
+        cid,
+        "LYNQ、これ見てくれる？",
+        author="bob",
+        mentions=["lynq"],
+        reply_to=earlier.message_id,
     )
     got = await inbox.wait(human.id)
 
@@ -162,7 +166,7 @@ async def test_human_message_becomes_inbound_message(
         content=f"<@{discord_server.user_id('lynq')}> LYNQ、これ見てくれる？",
         created_at=got.created_at,
         mentioned_user_ids=(discord_server.user_id("lynq"), discord_server.user_id("spectra")),
-        reply_to_message_id=earlier,
+        reply_to_message_id=earlier.message_id,
         reply_to_author_id=discord_server.user_id("spectra"),
         guild_id=discord_server.guild_id,
         # discord.py lists @everyone (whose id is the guild's) first among a member's roles.
@@ -171,20 +175,29 @@ async def test_human_message_becomes_inbound_message(
     assert before - 1 <= got.created_at <= time.time() + 1
 
 
-async def test_bot_message_is_marked_as_bot(
+async def test_a_post_is_recorded_as_reception_sees_it(
     discord_server: DiscordServer, start_client: StartClient
 ) -> None:
+    """The worker records its own posts from what the poster returns: Reception's record."""
     inbox = Inbox()
     await start_client(reception(inbox), "reception")
     paz = await start_client(poster("paz"), "paz")
-    [mid] = await paz.post(
-        OutboundMessage("paz", discord_server.channel_id("creation"), "いいかもしれない")
+    human = await discord_server.post_as_human("creation", "どう思う？")
+    [posted] = await paz.post(
+        OutboundMessage(
+            "paz",
+            discord_server.channel_id("creation"),
+            "いいかもしれない",
+            reply_to_message_id=human.id,
+        )
     )
-    got = await inbox.wait(mid)
+    got = await inbox.wait(posted.message_id)
     assert got.author_is_bot
     assert got.author_id == discord_server.user_id("paz")
     assert got.author_name == "PAZ"
     assert got.content == "いいかもしれない"
+    assert got.reply_to_author_id == discord_server.user_id("alice")
+    assert posted == got
 
 
 async def test_reception_is_sent_and_keeps_only_what_it_reads(
@@ -246,7 +259,7 @@ async def test_post_replies_with_reference_and_pings_nobody(
     human = await discord_server.post_as_human("development", "ビルドが失敗する")
     alice = discord_server.user_id("alice")
 
-    ids = await lynq.post(
+    posted = await lynq.post(
         OutboundMessage(
             "lynq",
             human.channel_id,
@@ -256,7 +269,7 @@ async def test_post_replies_with_reference_and_pings_nobody(
         )
     )
 
-    [stored] = [discord_server.world.messages[i] for i in ids]
+    [stored] = [discord_server.world.messages[p.message_id] for p in posted]
     assert stored.author.key == "lynq"
     assert stored.reference_id == human.id
     assert stored.allowed_mentions == {"parse": []}
@@ -268,10 +281,10 @@ async def test_post_to_a_deleted_message_still_posts(
 ) -> None:
     spectra = await start_client(poster("spectra"), "spectra")
     cid = discord_server.channel_id("command_center")
-    [mid] = await spectra.post(
+    [posted] = await spectra.post(
         OutboundMessage("spectra", cid, "返信先なし", reply_to_message_id=123456789)
     )
-    assert discord_server.world.messages[mid].reference_id is None
+    assert discord_server.world.messages[posted.message_id].reference_id is None
 
 
 async def test_an_embed_is_posted_under_its_heading_as_discord_shows_it(
@@ -286,11 +299,11 @@ async def test_an_embed_is_posted_under_its_heading_as_discord_shows_it(
         (EmbedField("■ タスク", "・#development: 認証"), EmbedField("■ 会話", "・#lounge: 4件")),
     )
 
-    [mid] = await spectra.post(
+    [posted] = await spectra.post(
         OutboundMessage("spectra", cid, "📋 **日報 2026-11-24（火）**", embed=embed)
     )
 
-    stored = discord_server.world.messages[mid]
+    stored = discord_server.world.messages[posted.message_id]
     assert stored.content == "📋 **日報 2026-11-24（火）**"
     [sent] = stored.embeds
     assert (sent["title"], sent["color"], sent["description"]) == (
@@ -304,7 +317,7 @@ async def test_an_embed_is_posted_under_its_heading_as_discord_shows_it(
     ]
     # An embed alone (no text) is a post too.
     [alone] = await spectra.post(OutboundMessage("spectra", cid, "", embed=embed))
-    assert discord_server.world.messages[alone].embeds[0]["title"] == embed.title
+    assert discord_server.world.messages[alone.message_id].embeds[0]["title"] == embed.title
 
 
 async def test_long_post_is_split_into_messages_within_limit(
@@ -315,11 +328,12 @@ async def test_long_post_is_split_into_messages_within_limit(
     body = "。".join(f"項目{i}について議論しよう" for i in range(240)) + "。"
     assert 2000 < len(body) <= 4000
 
-    ids = await spectra.post(
+    posted = await spectra.post(
         OutboundMessage(
             "spectra", human.channel_id, body, reply_to_message_id=human.id, idempotency_key="k"
         )
     )
+    ids = [p.message_id for p in posted]
 
     stored = [discord_server.world.messages[i] for i in ids]
     assert len(stored) == 2

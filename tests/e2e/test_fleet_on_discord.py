@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from agentfleet_runtime.brain.personas import PERSONAS
 from agentfleet_runtime.brain.scope import DIRECT_MESSAGE_REPLY
 from agentfleet_runtime.brain.tasks import NOT_ALLOWED
+from agentfleet_runtime.bus.codec import FIELD, decode_message
+from agentfleet_runtime.memory.hot import HotMemory
 from tests.fixtures.sandbox import SandboxFleet
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -42,6 +44,29 @@ async def test_a_message_gets_exactly_one_reply_from_a_persona(
     # The answer is about what was asked: the prompt ends with the person's message, which
     # the Gemini-compatible server quotes back in the persona's voice.
     assert "認証の設計" in reply.content
+
+
+async def test_a_reply_is_kept_once_by_the_persona_that_posted_it(
+    sandbox_fleet: SandboxFleet,
+) -> None:
+    """The reply is in the channel's memory as Discord shows it, and never went through
+    the inbox: Reception hands on people's messages only."""
+    await sandbox_fleet.start()
+    discord = sandbox_fleet.discord
+    question = await discord.post_as_human("development", "今日の記録、残ってる？")
+    reply = await discord.wait_for_message(lambda m: m.reference_id == question.id, timeout=15)
+    await quiet(1.0)
+    process = sandbox_fleet.process
+    assert process is not None
+    history = await HotMemory(process.redis, process.keys).recent(reply.channel_id)
+    assert [(m.message_id, m.author_id, m.content) for m in history] == [
+        (question.id, question.author.id, question.content),
+        (reply.id, reply.author.id, reply.content),
+    ]
+    inbox = await process.redis.xrange(process.keys.inbox)
+    assert [decode_message(fields[FIELD.encode()]).message_id for _, fields in inbox] == [
+        question.id
+    ]
 
 
 async def test_a_mention_routes_to_that_persona(sandbox_fleet: SandboxFleet) -> None:

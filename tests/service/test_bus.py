@@ -53,17 +53,23 @@ async def test_bot_messages_are_recorded_but_not_answered(fleet: FleetHarness) -
     assert [m.message_id for m in history] == [bot.message_id]
 
 
+@pytest.mark.parametrize("seen", ["by Reception", "through the inbox"])
 async def test_the_persona_that_just_posted_rarely_answers_the_next_message(
-    fleet: FleetHarness,
+    fleet: FleetHarness, seen: str
 ) -> None:
     # LYNQ answers half of #development's unaddressed messages, and a tenth as often right
-    # after it has spoken. Its post reaches the router as Discord delivers it, through the
-    # inbox (the harness's posts do not come back, so the other personas' replies do not
-    # count here): the router must take it as the channel's last speaker at once.
+    # after it has spoken. Its post reaches the router as Discord delivers it: noted by
+    # Reception, or through the inbox while its bot is not yet known (the harness's posts
+    # do not come back, so the other personas' replies do not count here). Either way the
+    # router must take it as the channel's last speaker at once.
+    assert fleet.router is not None
     answered_by = []
     for n in range(60):
         lynq = fleet.message(f"LYNQの発言 {n}", author_id=BOT_IDS["lynq"], author_is_bot=True)
-        await fleet.publish(lynq)
+        if seen == "by Reception":
+            assert await fleet.router.note_own_post(lynq)
+        else:
+            await fleet.publish(lynq)
         await fleet.publish(fleet.message(f"次はだれ？ {n}"))
         posts = await fleet.wait_for(lambda p, n=n: len(p) > n)
         answered_by.append(posts[n].persona)
@@ -72,17 +78,23 @@ async def test_the_persona_that_just_posted_rarely_answers_the_next_message(
 
 
 async def test_replies_see_the_channel_history_in_order(fleet: FleetHarness) -> None:
+    """People's messages and the personas' replies are kept in order, each once."""
     first = fleet.message("一つ目")
     second = fleet.message("二つ目")
     await fleet.publish(first)
-    await fleet.wait_for(lambda p: len(p) >= 1)
+    await fleet.history(2)
     await fleet.publish(second)
-    await fleet.wait_for(lambda p: len(p) >= 2)
-    history = await HotMemory(fleet.redis, fleet.keys).recent(first.channel_id)
-    assert [m.content for m in history] == ["一つ目", "二つ目"]
+    history = await fleet.history(4)
+    await fleet.settle()
+    [reply_1, reply_2] = fleet.posts
+    assert [m.content for m in history] == ["一つ目", reply_1.content, "二つ目", reply_2.content]
+    assert [m.author_id for m in history[1::2]] == [
+        BOT_IDS[reply_1.persona],
+        BOT_IDS[reply_2.persona],
+    ]
     local_day = datetime.fromtimestamp(first.created_at, fleet.config.zone).date().isoformat()
     day = await HotMemory(fleet.redis, fleet.keys).day(local_day)
-    assert [m.message_id for m in day] == [first.message_id, second.message_id]
+    assert day == await HotMemory(fleet.redis, fleet.keys).recent(first.channel_id)
 
 
 async def test_a_reply_is_written_from_the_history_and_task_its_job_carries(
@@ -130,6 +142,27 @@ async def test_redis_restarted_mid_stream_loses_and_duplicates_nothing(
     await fleet.settle(1.5)
     answered = sorted(p.reply_to_message_id or 0 for p in fleet.posts)
     assert answered == sorted(m.message_id for m in before + during)
+    # Every message and every reply is in the channel's memory once, however many times
+    # a worker cut off from Redis posted (Discord returning its first post) and retried.
+    posted = [m for poster in fleet.posters.values() for m in poster.by_key.values()]
+    kept = [m.message_id for m in await fleet.history(12)]
+    assert sorted(kept) == sorted(m.message_id for m in before + during + posted)
+
+
+async def test_a_post_that_also_comes_through_the_inbox_is_kept_once(
+    fleet: FleetHarness,
+) -> None:
+    """Reception hands on a persona's post when its bot is not yet known: kept once."""
+    question = fleet.message("PAZ、どう？", mentioned_user_ids=(BOT_IDS["paz"],))
+    await fleet.publish(question)
+    await fleet.history(2)
+    [reply] = fleet.posters["paz"].by_key.values()
+    await fleet.publish(reply)
+    await fleet.publish(fleet.message("次の話題"))
+    history = await fleet.history(4)
+    await fleet.settle()
+    assert [m.message_id for m in history[:2]] == [question.message_id, reply.message_id]
+    assert len(await fleet.history(4)) == 4
 
 
 async def test_gemini_429_then_success_still_answers(

@@ -3,7 +3,9 @@
 Exactly-once posting rests on three things: the job's ``done`` marker (checked before any
 work, set with the acknowledgement after the post), the job id used as Discord's nonce (so a
 post retried after a crash between posting and marking is recognised by Discord and not
-repeated), and the stream consumer re-reading its own pending jobs after a restart.
+repeated), and the stream consumer re-reading its own pending jobs after a restart. The
+post is recorded in the channel's memory and the day log in that same last step, from the
+messages Discord answered with, which a retried post gets back unchanged.
 
 A reply the router queued needs no ``done`` check: the router's script queues each reply
 once, and its marker is set in the same step that acknowledges its one entry, so a reply
@@ -110,9 +112,10 @@ class PersonaWorker:
             return
         async with self.poster.typing(job.channel_id):
             content, outcome = await self.compose(job, context)
+        posted: list[InboundMessage] = []
         if content is not None:
             reply_to = job.message.message_id if job.message is not None else None
-            await self.poster.post(
+            posted = await self.poster.post(
                 OutboundMessage(
                     persona=self.persona.name,
                     channel_id=job.channel_id,
@@ -124,6 +127,8 @@ class PersonaWorker:
             )
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(self.keys.done(job.job_id), "1", ex=DONE_TTL)
+            if posted:
+                self.memory.queue_record(pipe, posted, self.zone)
             if content is not None:
                 pipe.hset(self.keys.last_speakers, job.channel, self.persona.name)
                 if is_report_job(job.job_id):

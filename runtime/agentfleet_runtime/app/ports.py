@@ -11,15 +11,15 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from agentfleet_runtime.brain.messages import OutboundMessage
+from agentfleet_runtime.brain.messages import InboundMessage, OutboundMessage
 from agentfleet_runtime.brain.prompts import Prompt
 
 
 class Poster(Protocol):
     """Posts as one persona's bot."""
 
-    async def post(self, message: OutboundMessage) -> list[int]:
-        """Post ``message`` (split if long); returns the ids of the messages created."""
+    async def post(self, message: OutboundMessage) -> list[InboundMessage]:
+        """Post ``message`` (split if long); returns the messages created, as recorded."""
         ...
 
     def typing(self, channel_id: int) -> AbstractAsyncContextManager[None]:

@@ -226,13 +226,15 @@ class FleetProcess:
     def _add_reception(self) -> None:
         settings = self.settings
         config = router_config(settings)
-        consumer, desk = router_service(self.redis, self.keys, config)
+        consumer, router, desk = router_service(self.redis, self.keys, config)
         inbox = Inbox(self.redis, self.keys)
 
         async def on_message(message: InboundMessage) -> str | None:
             admission = admit(message, config.directory.channel_names, config.guild_id)
             if admission is Admission.FLEET:
-                await inbox.publish(message)
+                # Our personas' posts were recorded by the workers that made them.
+                if not await router.note_own_post(message):
+                    await inbox.publish(message)
                 return None
             MESSAGES_IGNORED.labels(reason=admission.value).inc()
             if admission is Admission.DIRECT and not message.author_is_bot:

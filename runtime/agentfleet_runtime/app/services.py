@@ -22,9 +22,13 @@ from agentfleet_runtime.memory.state import FleetState
 
 
 class RouterService(NamedTuple):
-    """The inbox consumer (which routes), and the task desk it shares with the slash command."""
+    """The inbox consumer, its router and the task desk it shares with the slash command.
+
+    Reception asks the router about our own posts (see :meth:`Router.note_own_post`).
+    """
 
     consumer: StreamConsumer
+    router: Router
     desk: TaskDesk
 
 
@@ -43,7 +47,7 @@ def router_service(
     reader = StreamConsumer(
         redis, keys.inbox, ROUTER_GROUP, consumer, router.handle, component="router"
     )
-    return RouterService(reader, desk)
+    return RouterService(reader, router, desk)
 
 
 def worker_service(

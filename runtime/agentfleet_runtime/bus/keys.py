@@ -30,7 +30,7 @@ class FleetKeys:
         return f"{self.prefix}queue:{persona}"
 
     def routed(self, message_id: int) -> str:
-        """Run-once marker: the router has handled this Discord message."""
+        """Run-once marker: this Discord message is recorded (and routed, if it was routed)."""
         return f"{self.prefix}routed:{message_id}"
 
     def done(self, job_id: str) -> str:

@@ -1,11 +1,10 @@
 """The router: turns inbox entries into memory records and persona jobs, exactly once.
 
-For each inbox entry one Lua script, atomically, checks the message's run-once marker,
-records the message in the channel's 24-hour memory and the day log (noting the date in
-the set of logged dates, which outlives the log), queues the chosen
-personas' jobs and acknowledges the entry. A crash at any point either did all of it or
-none of it, and a redelivered message (a Discord replay, a restarted pod) finds its marker
-and is only acknowledged.
+For each inbox entry one Lua script, atomically, records the message behind its run-once
+marker (the channel's 24-hour memory and the day log, see agentfleet_runtime.memory.hot),
+queues the chosen personas' jobs and acknowledges the entry. A crash at any point either
+did all of it or none of it, and a redelivered message (a Discord replay, a restarted pod)
+finds its marker and is only acknowledged.
 
 Each job goes out with what its prompt is written from, read by the same script: the
 channel's latest messages (this one included) and the tasks. The persona's worker then
@@ -20,7 +19,6 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,45 +37,37 @@ from agentfleet_runtime.bus.codec import (
 )
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.bus.queues import QUEUE_MAXLEN
-from agentfleet_runtime.memory.hot import RECENT_MESSAGES
+from agentfleet_runtime.memory.hot import RECENT_MESSAGES, RECORD_LUA, local_day, record_limits
 from agentfleet_runtime.memory.state import FleetState
 from agentfleet_runtime.observability.metrics import ERRORS, MESSAGES_RECEIVED
 
 log = logging.getLogger(__name__)
 
 ROUTER_GROUP = "router"
-MARKER_TTL = 7 * 24 * 3600
-"""Long enough to outlive any redelivery; Discord replays only within a session."""
-HOT_WINDOW = 24 * 3600
-DAY_LOG_TTL = 3 * 24 * 3600
-"""The pipeline reads yesterday's log; two spare days cover a failed and retried run."""
 
-_ROUTE_SCRIPT = """
-local first = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])
-if first then
-  redis.call('XADD', KEYS[3], 'MINID', '~', ARGV[5], '*', 'data', ARGV[4])
-  redis.call('EXPIRE', KEYS[3], ARGV[6])
-  redis.call('XADD', KEYS[4], '*', 'data', ARGV[4])
-  redis.call('EXPIRE', KEYS[4], ARGV[7])
-  redis.call('SADD', KEYS[5], ARGV[10])
-  local jobs = tonumber(ARGV[8])
-  if jobs > 0 then
-    -- Hot entries have one field, the message's JSON: joined, they are a JSON array.
-    local recent = {}
-    for _, entry in ipairs(redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', ARGV[11])) do
-      recent[#recent + 1] = entry[2][2]
-    end
-    local carried = '[' .. table.concat(recent, ',') .. ']'
-    local tasks = cjson.encode(redis.call('HGETALL', KEYS[6]))
-    for i = 1, jobs do
-      redis.call('XADD', KEYS[6 + i], 'MAXLEN', '~', ARGV[9], '*', 'data', ARGV[13 + i],
-        ARGV[12], carried, ARGV[13], tasks)
-    end
+_ROUTE_SCRIPT = (
+    RECORD_LUA
+    + """
+local limits = {ARGV[1], ARGV[2], ARGV[3], ARGV[4]}
+local first = record(KEYS[1], KEYS[3], KEYS[4], KEYS[5], ARGV[7], ARGV[8], limits)
+local jobs = tonumber(ARGV[9])
+if first and jobs > 0 then
+  -- Hot entries have one field, the message's JSON: joined, they are a JSON array.
+  local recent = {}
+  for _, entry in ipairs(redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', ARGV[11])) do
+    recent[#recent + 1] = entry[2][2]
+  end
+  local carried = '[' .. table.concat(recent, ',') .. ']'
+  local tasks = cjson.encode(redis.call('HGETALL', KEYS[6]))
+  for i = 1, jobs do
+    redis.call('XADD', KEYS[6 + i], 'MAXLEN', '~', ARGV[10], '*', 'data', ARGV[13 + i],
+      ARGV[12], carried, ARGV[13], tasks)
   end
 end
-redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
+redis.call('XACK', KEYS[2], ARGV[5], ARGV[6])
 if first then return 1 else return 0 end
 """
+)
 
 TaskCommandHandler = Callable[[InboundMessage], Awaitable[list[PersonaJob]]]
 """Turns a typed /task message into the jobs that answer it (a confirmation or an error)."""
@@ -159,7 +149,7 @@ class Router:
             await self.redis.xack(self.keys.inbox, ROUTER_GROUP, entry_id)
             return
         jobs = await self.jobs_for(message)
-        day = self.local_day(message.created_at)
+        day = local_day(message.created_at, self.config.zone)
         first = await self._script(
             keys=[
                 self.keys.routed(message.message_id),
@@ -171,16 +161,13 @@ class Router:
                 *[self.keys.queue(job.persona) for job in jobs],
             ],
             args=[
-                MARKER_TTL,
+                *record_limits(),
                 ROUTER_GROUP,
                 entry_id,
                 encode_message(message),
-                int((time.time() - HOT_WINDOW) * 1000),
-                HOT_WINDOW + 3600,
-                DAY_LOG_TTL,
+                day,
                 len(jobs),
                 QUEUE_MAXLEN,
-                day,
                 RECENT_MESSAGES,
                 RECENT_FIELD,
                 TASKS_FIELD,
@@ -197,12 +184,28 @@ class Router:
                 ",".join(job.persona for job in jobs) or "nobody",
             )
 
+    async def note_own_post(self, message: InboundMessage) -> bool:
+        """Whether ``message`` is one of our personas' posts, noting who spoke last if so.
+
+        The worker that posted it has recorded it (see agentfleet_runtime.memory.hot), so
+        Reception hands it on to nobody; routing it would only record it again, a Redis
+        append and a script for nothing. Until the bot's id is known (the first moments
+        after it logs in) this answers False, and the router records the post as anyone's.
+        """
+        directory = await self.directory()
+        speaker = directory.persona_of(message.author_id)
+        channel = directory.channel_names.get(message.channel_id)
+        if speaker is None or channel is None:
+            return False
+        (await self.last_speakers())[channel] = speaker
+        return True
+
     async def last_speakers(self) -> dict[str, str]:
         """Channel name → the persona that spoke last there, for the routing rules' damping.
 
         Read from Redis once (each persona worker records its posts there), then kept up
-        to date from our personas' posts as they come through the inbox, in order with
-        everyone else's messages: a Redis round trip saved on every reply's path.
+        to date from our personas' posts as Reception sees them: a Redis round trip saved
+        on every reply's path.
         """
         if self._last_speakers is None:
             self._last_speakers = await FleetState(self.redis, self.keys).last_speakers()
@@ -234,7 +237,3 @@ class Router:
             )
             for persona in decision.personas
         ]
-
-    def local_day(self, unix_time: float) -> str:
-        """The fleet-local date (YYYY-MM-DD) of a Unix time: the day log it belongs to."""
-        return datetime.fromtimestamp(unix_time, self.config.zone).date().isoformat()

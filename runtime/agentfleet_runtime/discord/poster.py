@@ -18,7 +18,8 @@ from typing import Any, Final
 import aiohttp
 import discord
 
-from agentfleet_runtime.brain.messages import Embed, OutboundMessage
+from agentfleet_runtime.brain.messages import Embed, InboundMessage, OutboundMessage
+from agentfleet_runtime.discord.records import to_inbound
 
 log = logging.getLogger(__name__)
 
@@ -170,14 +171,16 @@ class PersonaPoster(discord.Client):
         super().__init__(intents=poster_intents(), **options)
         self.persona = persona
 
-    async def post(self, message: OutboundMessage) -> list[int]:
-        """Post ``message``, split over several messages if long; return their ids.
+    async def post(self, message: OutboundMessage) -> list[InboundMessage]:
+        """Post ``message``, split over several messages if long; return what was created.
 
-        The first part replies to ``reply_to_message_id`` (if that message is gone it is
-        posted plainly) and carries the message's embed; nobody is pinged. Each part
-        carries a nonce derived from ``idempotency_key``, so posting the same message again
-        creates nothing new and returns the same ids. Raises :class:`PosterUnavailable`
-        while the client is down and ``discord.HTTPException`` when Discord refuses the post.
+        The messages created come back as the fleet records them, as Reception would have
+        seen them. The first part replies to ``reply_to_message_id`` (if that message is
+        gone it is posted plainly) and carries the message's embed; nobody is pinged. Each
+        part carries a nonce derived from ``idempotency_key``, so posting the same message
+        again creates nothing new and returns the same messages. Raises
+        :class:`PosterUnavailable` while the client is down and ``discord.HTTPException``
+        when Discord refuses the post.
         """
         if self.is_closed() or self.user is None:
             raise PosterUnavailable(f"{self.persona}: Discord client is not logged in")
@@ -189,9 +192,9 @@ class PersonaPoster(discord.Client):
                 message.channel_id,
             )
             return []
-        channel = self.get_partial_messageable(message.channel_id)
+        channel = self._messageable(message.channel_id)
         embed = to_discord_embed(message.embed) if message.embed else discord.utils.MISSING
-        ids: list[int] = []
+        posted: list[InboundMessage] = []
         for index, part in enumerate(parts):
             reference = None
             if index == 0 and message.reply_to_message_id is not None:
@@ -214,8 +217,21 @@ class PersonaPoster(discord.Client):
                 allowed_mentions=discord.AllowedMentions.none(),
                 nonce=nonce,
             )
-            ids.append(sent.id)
-        return ids
+            posted.append(to_inbound(sent))
+        return posted
+
+    def _messageable(self, channel_id: int) -> discord.PartialMessageable:
+        """Where to post in ``channel_id``, with its guild when the channel is known.
+
+        Knowing the guild, discord.py takes the author of what is posted for this bot's
+        member there, whose display name (a server nickname, if set) is the one
+        Reception's record of the post would carry.
+        """
+        known = self.get_channel(channel_id)
+        guild = getattr(known, "guild", None)
+        return self.get_partial_messageable(
+            channel_id, guild_id=guild.id if guild is not None else None
+        )
 
     @contextlib.asynccontextmanager
     async def typing(self, channel_id: int) -> AsyncIterator[None]:

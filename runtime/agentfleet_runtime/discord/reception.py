@@ -18,9 +18,10 @@ from typing import Any, Final
 import discord
 from discord import app_commands
 
-from agentfleet_runtime.brain.messages import AttachmentRef, InboundMessage
+from agentfleet_runtime.brain.messages import InboundMessage
 from agentfleet_runtime.brain.tasks import TaskRequest
 from agentfleet_runtime.contract import CHANNELS
+from agentfleet_runtime.discord.records import to_inbound
 
 log = logging.getLogger(__name__)
 
@@ -34,43 +35,6 @@ DEFAULT_DEFER_AFTER: Final = 2.0
 _MAX_REPLY: Final = 2000
 _CHANNEL_CHOICES: Final = [app_commands.Choice(name=name, value=name) for name in CHANNELS]
 _FAILED_REPLY: Final = "⚠️ タスクコマンドを処理できなかった。少し待ってもう一度試してみて。"
-
-
-def reply_to_author_id(message: discord.Message) -> int | None:
-    """Author of the message ``message`` replies to, when Discord resolved it."""
-    reference = message.reference
-    if reference is None:
-        return None
-    resolved = reference.resolved
-    if isinstance(resolved, discord.Message):
-        return resolved.author.id
-    cached = reference.cached_message
-    return cached.author.id if cached is not None else None
-
-
-def to_inbound(message: discord.Message) -> InboundMessage:
-    """Convert a discord.py message into the brain's :class:`InboundMessage`."""
-    reference = message.reference
-    author = message.author
-    roles = author.roles if isinstance(author, discord.Member) else []
-    return InboundMessage(
-        message_id=message.id,
-        channel_id=message.channel.id,
-        author_id=message.author.id,
-        author_name=message.author.display_name,
-        author_is_bot=message.author.bot,
-        content=message.content,
-        created_at=message.created_at.timestamp(),
-        mentioned_user_ids=tuple(user.id for user in message.mentions),
-        reply_to_message_id=reference.message_id if reference is not None else None,
-        reply_to_author_id=reply_to_author_id(message),
-        guild_id=message.guild.id if message.guild is not None else None,
-        author_role_ids=tuple(role.id for role in roles),
-        attachments=tuple(
-            AttachmentRef(a.id, a.filename, a.content_type, a.size, a.url)
-            for a in message.attachments
-        ),
-    )
 
 
 def reception_intents() -> discord.Intents:

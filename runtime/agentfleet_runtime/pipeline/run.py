@@ -59,14 +59,13 @@ from agentfleet_runtime.brain.speech import ActiveTask
 from agentfleet_runtime.bus.codec import FIELD, encode_job
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.bus.queues import QUEUE_MAXLEN
-from agentfleet_runtime.bus.routing import DAY_LOG_TTL
 from agentfleet_runtime.bus.streams import REDIS_DOWN
 from agentfleet_runtime.config import Settings
 from agentfleet_runtime.contract import PERSONAS
 from agentfleet_runtime.dedup import dedupe
 from agentfleet_runtime.llm.gemini import EMBED_BATCH_LIMIT, GeminiClient, GeminiSettings, Turn
 from agentfleet_runtime.llm.rate_limit import RedisRateLimiter
-from agentfleet_runtime.memory.hot import HotMemory
+from agentfleet_runtime.memory.hot import DAY_LOG_TTL, HotMemory
 from agentfleet_runtime.memory.long_term import (
     SCHEMA_VERSION,
     LongTermStore,
