@@ -60,6 +60,7 @@ import contextlib
 import functools
 import gc
 import json
+import math
 import os
 import statistics
 import sys
@@ -122,6 +123,11 @@ def percentile(samples: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
+def median(samples: list[float]) -> float:
+    """The median of ``samples``; NaN without any."""
+    return statistics.median(samples) if samples else math.nan
+
+
 @dataclass
 class Phase:
     """One load level against one bot."""
@@ -133,6 +139,9 @@ class Phase:
     """What each person waited: their message's fan-out to the reply's."""
     overheads_ms: list[float]
     """The whole minus the model's own time for that reply's text."""
+    before_request_ms: list[float]
+    """The part of each overhead before the reply's Gemini request reached the server
+    (NaN for a reply no request was made for)."""
     lost: int
     duplicates: int
     seconds: float
@@ -147,15 +156,26 @@ class Phase:
 
     @property
     def p50(self) -> float:
-        return statistics.median(self.overheads_ms) if self.overheads_ms else float("nan")
+        return median(self.overheads_ms)
 
     @property
     def p95(self) -> float:
         return percentile(self.overheads_ms, 0.95)
 
     @property
+    def before_request(self) -> list[float]:
+        """Each overhead's part before its Gemini request arrived, where one did."""
+        return [b for b in self.before_request_ms if not math.isnan(b)]
+
+    @property
+    def after_answer(self) -> list[float]:
+        """Each overhead's part after the answer: the rest of it, where a request was made."""
+        pairs = zip(self.overheads_ms, self.before_request_ms, strict=True)
+        return [overhead - before for overhead, before in pairs if not math.isnan(before)]
+
+    @property
     def whole_p50(self) -> float:
-        return statistics.median(self.whole_ms) if self.whole_ms else float("nan")
+        return median(self.whole_ms)
 
     @property
     def whole_p95(self) -> float:
@@ -283,6 +303,7 @@ class World:
                 think=pause,
                 whole_ms=result["whole_ms"],
                 overheads_ms=result["overheads_ms"],
+                before_request_ms=result["before_request_ms"],
                 lost=result["lost"],
                 duplicates=result["duplicates"],
                 seconds=result["seconds"],
@@ -736,6 +757,32 @@ def print_table(results: dict[str, list[Phase]]) -> None:
             )
 
 
+def print_split(results: dict[str, list[Phase]]) -> None:
+    """Where each bot's overhead is: before its Gemini request, or after the answer."""
+    print(
+        "\nWhere the overhead is, timed at the servers (ms): 'before' from the person's"
+        " message to the Gemini request for it, 'after' the rest (the answer's way back"
+        " and the post); '+floor' each p50 minus the floor's at the same level."
+    )
+    header = (
+        f"{'bot':>16} {'people':>6} | {'before p50':>10} {'p95':>5} {'+floor':>6} |"
+        f" {'after p50':>9} {'p95':>5} {'+floor':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, phases in results.items():
+        for n, phase in enumerate(phases):
+            before, after = phase.before_request, phase.after_answer
+            floor = results["floor"][n] if "floor" in results else None
+            more_before = median(before) - median(floor.before_request) if floor else math.nan
+            more_after = median(after) - median(floor.after_answer) if floor else math.nan
+            print(
+                f"{name:>16} {phase.users:>6} | {median(before):>10.2f}"
+                f" {percentile(before, 0.95):>5.2f} {more_before:>+6.2f} |"
+                f" {median(after):>9.2f} {percentile(after, 0.95):>5.2f} {more_after:>+6.2f}"
+            )
+
+
 def checks(results: dict[str, list[Phase]], memory: Memory) -> list[tuple[str, bool]]:
     """The targets, each with whether this run met it (printed, never asserted)."""
     found: list[tuple[str, bool]] = []
@@ -792,6 +839,7 @@ def print_report(
         " the time replies spent in recall over the whole reply's p95; CPU per message."
     )
     print_table(results)
+    print_split(results)
     for name, phases in results.items():
         stress = [p for p in phases if p.stress]
         if stress:

@@ -13,9 +13,10 @@ each answer one line on stdout:
 * ``{"warm_up": true}``: a few messages, each waiting for its reply (fails if none comes);
 * ``{"users": U, "per_user": M, "seed": S, "think": T, "grace": G}``: the closed loop of
   one load level (T seconds' pause between a reply and the next message; G seconds for
-  late replies afterwards); answers with every reply's whole time and its overhead (the
-  whole minus the model's own time for that reply's text) in ms, lost and duplicated
-  replies, the Gemini requests the level made by kind, and this process's CPU time;
+  late replies afterwards); answers with every reply's whole time, its overhead (the
+  whole minus the model's own time for that reply's text) and the part of the overhead
+  before the Gemini request for it arrived, in ms, lost and duplicated replies, the
+  Gemini requests the level made by kind, and this process's CPU time;
 * end of input: stop.
 
 The Gemini server plays the model's timing given on the command line
@@ -28,7 +29,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import random
+import re
 import sys
 import time
 from collections import defaultdict
@@ -50,13 +53,16 @@ TOPICS = (
     "このリファクタ、今やるべきか後回しにするか迷ってる。",
     "ログの粒度ってどのくらいが適切？",
 )
+#: Every person's message ends with a tag naming its author and number, unique in a level.
+TAG = re.compile(r"\((user\d\d #\d+)\)")
 
 
 class FanoutClock:
     """Timestamps every message at the server's MESSAGE_CREATE fan-out.
 
     Human posts are keyed by their id, replies (their time and text) by the message they
-    reply to; a reply resolves the waiter of its human message.
+    reply to; a reply resolves the waiter of its human message. The clock is
+    ``time.monotonic``, the Gemini server's for the requests it records.
     """
 
     def __init__(self, server: DiscordServer) -> None:
@@ -66,7 +72,7 @@ class FanoutClock:
         original = server.fanout.message_created
 
         def fanout(message: Message) -> None:
-            now = time.perf_counter()
+            now = time.monotonic()
             original(message)
             if message.reference_id is None:
                 if not message.author.bot:
@@ -138,6 +144,7 @@ class People:
         offsets = [rng.uniform(0, max(self.timing.first_token_s, think)) for _ in range(users)]
         pauses = [[rng.uniform(0.5, 1.5) * think for _ in range(per_user)] for _ in range(users)]
         sent: list[int] = []
+        tagged: dict[str, int] = {}
 
         async def person(index: int) -> None:
             await asyncio.sleep(offsets[index])
@@ -148,17 +155,20 @@ class People:
                 text = f"{TOPICS[(index + n) % len(TOPICS)]} ({name} #{n})"
                 message = await self.server.post_as_human(CHANNEL, text, author=name)
                 sent.append(message.id)
+                tagged[f"{name} #{n}"] = message.id
                 await self.clock.reply_to(message.id, self.timeout)
 
         requests = self.gemini.counts
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.monotonic(), time.process_time()
         await asyncio.gather(*(person(i) for i in range(users)))
-        seconds = time.perf_counter() - started
+        seconds = time.monotonic() - started
         cpu_seconds = time.process_time() - cpu
         # Late and duplicate replies get a grace period before they are counted.
         await asyncio.sleep(grace)
+        asked = self.asked(started, tagged)
         wholes: list[float] = []
         overheads: list[float] = []
+        before_request: list[float] = []
         lost = duplicates = 0
         for message_id in sent:
             replies = self.clock.replies.get(message_id, [])
@@ -167,19 +177,47 @@ class People:
                 continue
             duplicates += len(replies) - 1
             at, text = min(replies)
-            took = at - self.clock.posted[message_id]
+            posted = self.clock.posted[message_id]
+            took = at - posted
             wholes.append(took * 1000)
             overheads.append((took - self.model_seconds(text)) * 1000)
+            # NaN for a reply no request was made for (an apology after failed calls).
+            before_request.append((asked.get(message_id, math.nan) - posted) * 1000)
         after = self.gemini.counts
         return {
             "whole_ms": wholes,
             "overheads_ms": overheads,
+            "before_request_ms": before_request,
             "lost": lost,
             "duplicates": duplicates,
             "seconds": seconds,
             "world_cpu_seconds": cpu_seconds,
             "requests": {kind: after[kind] - requests[kind] for kind in ("generate", "embed")},
         }
+
+    def asked(self, since: float, tagged: dict[str, int]) -> dict[int, float]:
+        """When the first generation request for each person's message reached the server.
+
+        A prompt may quote earlier messages too (a fleet's history): the message a request
+        answers is the last one it quotes.
+        """
+        first: dict[int, float] = {}
+        # Newest first, so the earliest request for a message is the one kept.
+        for request in reversed(self.gemini.requests):
+            if request.at < since:
+                break
+            if request.endpoint != "generate":
+                continue
+            texts = [
+                part.get("text", "")
+                for content in request.body.get("contents", [])
+                for part in content.get("parts", [])
+            ]
+            tags = TAG.findall("\n".join(texts))
+            message_id = tagged.get(tags[-1]) if tags else None
+            if message_id is not None:
+                first[message_id] = request.at
+        return first
 
 
 def connection_details(discord: DiscordServer, gemini: GeminiServer) -> dict[str, Any]:

@@ -64,6 +64,13 @@ EXPECTED: dict[str, tuple[str, ...]] = {
             for people in (1, 10, 50)
         ),
         rf"^\s*all-in-one\s+1\s+.*\|\s+{NUMBER}% \|",  # recall's share, measured in-process
+        # Where the overhead is: before the Gemini request and after the answer, each
+        # against the floor's (a figure for every request the world matched to a message).
+        *(
+            rf"^\s*{bot}\s+{people} \| (\s*[+-]?{NUMBER}){{3}} \|(\s*[+-]?{NUMBER}){{3}}$"
+            for bot in ("all-in-one", "per-role", "floor", "bare\\+sdk")
+            for people in (1, 50)
+        ),
         rf"four clients connected {NUMBER} MB",
         rf"RSS of the per-role processes after the load: reception {NUMBER}",
         r"\[(MET|NOT MET)\] all-in-one: ≤ 1\.05 Gemini requests per reply",
