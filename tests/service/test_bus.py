@@ -114,6 +114,7 @@ async def test_a_reply_is_written_from_the_history_and_task_its_job_carries(
     await fleet.wait_for(lambda p: len(p) >= 3)
     await fleet.settle()
     [request] = [r for r in gemini_server.requests if r.endpoint == "generate"]
+    assert [c["role"] for c in request.body["contents"]] == ["user"]
     (user,) = [part["text"] for c in request.body["contents"] for part in c["parts"]]
     items = [json.loads(line) for line in user.splitlines()]
     assert {"type": "task", "channel": "development", "text": "認証システム実装"} in items

@@ -170,6 +170,7 @@ class PersonaPoster(discord.Client):
     def __init__(self, persona: str, **options: Any) -> None:
         super().__init__(intents=poster_intents(), **options)
         self.persona = persona
+        self._guild_ids: dict[int, int] = {}
 
     async def post(self, message: OutboundMessage) -> list[InboundMessage]:
         """Post ``message``, split over several messages if long; return what was created.
@@ -227,11 +228,13 @@ class PersonaPoster(discord.Client):
         member there, whose display name (a server nickname, if set) is the one
         Reception's record of the post would carry.
         """
-        known = self.get_channel(channel_id)
-        guild = getattr(known, "guild", None)
-        return self.get_partial_messageable(
-            channel_id, guild_id=guild.id if guild is not None else None
-        )
+        guild_id = self._guild_ids.get(channel_id)
+        if guild_id is None:
+            guild = getattr(self.get_channel(channel_id), "guild", None)
+            if guild is not None:
+                # A channel never changes guild; the lookup is kept off later posts' path.
+                guild_id = self._guild_ids[channel_id] = guild.id
+        return self.get_partial_messageable(channel_id, guild_id=guild_id)
 
     @contextlib.asynccontextmanager
     async def typing(self, channel_id: int) -> AsyncIterator[None]:

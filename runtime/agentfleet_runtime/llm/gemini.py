@@ -29,9 +29,9 @@ import math
 import re
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final, Literal, NamedTuple, NoReturn, Protocol, TypeVar, cast
+from typing import Any, Final, Literal, NamedTuple, NoReturn, Protocol, Self, TypeVar, cast
 
 import aiohttp
 from google import genai
@@ -358,11 +358,7 @@ class GeminiClient:
         if not turns:
             raise ValueError("generate needs at least one turn")
         model = self.settings.model
-        # Plain dicts (the SDK's TypedDicts) rather than its pydantic types: the SDK turns
-        # either into the same request, and dicts save it ~12% of its CPU per call.
-        contents: list[types.ContentDict] = [
-            {"role": t.role, "parts": [*_image_parts(t.images), {"text": t.text}]} for t in turns
-        ]
+        contents = _contents(turns)
         config = _generate_config(system_prompt, response_schema, temperature)
 
         async def send() -> types.GenerateContentResponse:
@@ -627,6 +623,18 @@ class GeminiClient:
         raise LLMUnavailable(message, attempts=attempts, status=failure.status) from None
 
 
+def _contents(turns: Sequence[Turn]) -> str | list[types.ContentDict]:
+    """The request's turns in the form the SDK turns into a request with the least work.
+
+    Plain dicts (the SDK's TypedDicts) rather than its pydantic types save it about 12 %
+    of its CPU per call; a lone user turn of text, the persona's usual prompt, goes as the
+    bare string, which the SDK sends as that same user turn for about 0.04 ms less again.
+    """
+    if len(turns) == 1 and turns[0].role == "user" and not turns[0].images:
+        return turns[0].text
+    return [{"role": t.role, "parts": [*_image_parts(t.images), {"text": t.text}]} for t in turns]
+
+
 def _image_parts(images: Sequence[InlineData]) -> list[types.PartDict]:
     """Inline data parts; the SDK sends the bytes base64-encoded."""
     return [{"inline_data": {"mime_type": i.mime_type, "data": i.data}} for i in images]
@@ -645,6 +653,17 @@ class _RequestConfig(types.GenerateContentConfig):
 
     def __contains__(self, key: object) -> bool:
         return False
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """Itself in place of the deep copy the SDK takes of every request's configuration.
+
+        The SDK copies so that it may change its copy, which it does only to open MCP
+        tool sessions, never passed here; and each request has a configuration of its own
+        (:func:`_generate_config`), read by nobody after it. The copy cost about 0.05 ms.
+        """
+        if update or not deep:
+            return super().model_copy(update=update, deep=deep)
+        return self
 
 
 def _generate_config(
