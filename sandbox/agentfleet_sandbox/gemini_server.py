@@ -581,17 +581,21 @@ class Fault:
         )
 
 
-@dataclass(frozen=True)
+@dataclass
 class RecordedRequest:
-    """One model request as the server saw it (for assertions in tests)."""
+    """One model request as the server saw it (for assertions in tests and benchmarks)."""
 
     endpoint: Endpoint
     model: str
     version: str
     at: float
-    """``time.monotonic()`` when it arrived."""
+    """``time.monotonic()`` when it arrived, before its body was read."""
     fault: str | None
     body: dict[str, Any] = field(repr=False)
+    answered_at: float | None = None
+    """``time.monotonic()`` when the server had its answer ready to send; None until then.
+    From ``at`` to here the request was the server's: the model's time it played and its
+    own handling, which Google's machines do, not the caller's."""
 
 
 def google_error(code: int, status: str, message: str, details: list[Any] | None = None) -> Any:
@@ -857,6 +861,7 @@ class GeminiServer:
         if not model or action not in endpoints:
             return _json(google_error(404, "NOT_FOUND", f"Unknown method {action!r}."), 404)
         endpoint = endpoints[action]
+        arrived = time.monotonic()
         try:
             body = await request.json()
         except ValueError:
@@ -865,45 +870,47 @@ class GeminiServer:
         # Faults apply only to requests the API would have accepted; every request is
         # recorded, rejected ones too, so tests can count what reached the server.
         fault = self._take_fault(endpoint) if denied is None and isinstance(body, dict) else None
-        self.requests.append(
-            RecordedRequest(
-                endpoint=endpoint,
-                model=model,
-                version=request.match_info["version"],
-                at=time.monotonic(),
-                fault=fault.kind if fault else None if denied is None else "rejected",
-                body=body if isinstance(body, dict) else {},
-            )
+        record = RecordedRequest(
+            endpoint=endpoint,
+            model=model,
+            version=request.match_info["version"],
+            at=arrived,
+            fault=fault.kind if fault else None if denied is None else "rejected",
+            body=body if isinstance(body, dict) else {},
         )
-        if denied is not None:
-            return denied
-        unknown = self._unknown_model(model, request.match_info["version"], action)
-        if unknown is not None:
-            return unknown
-        if not isinstance(body, dict):
-            return _json(
-                google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received."), 400
-            )
-        await self._sleep(self.latency_s)
-        if fault is not None:
-            early = await self._apply_fault(fault)
-            if early is not None:
-                return early
+        self.requests.append(record)
         try:
-            if action == "generateContent":
-                answer = self._generate(model, body)
-                # Not streamed: the answer comes when the whole generation is done.
-                tokens = answer["usageMetadata"]["candidatesTokenCount"]
-                await self._sleep(self.timing.generation_s(tokens))
-                return _json(answer)
-            if action == "streamGenerateContent":
-                return await self._stream(request, model, body)
-            await self._sleep(self.timing.embed_s)
-            if action == "batchEmbedContents":
-                return _json(await self._batch_embed(model, body))
-            return _json(await self._embed_one(body))
-        except _BadRequest as exc:
-            return _json(google_error(400, "INVALID_ARGUMENT", str(exc)), 400)
+            if denied is not None:
+                return denied
+            unknown = self._unknown_model(model, request.match_info["version"], action)
+            if unknown is not None:
+                return unknown
+            if not isinstance(body, dict):
+                return _json(
+                    google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received."), 400
+                )
+            await self._sleep(self.latency_s)
+            if fault is not None:
+                early = await self._apply_fault(fault)
+                if early is not None:
+                    return early
+            try:
+                if action == "generateContent":
+                    answer = self._generate(model, body)
+                    # Not streamed: the answer comes when the whole generation is done.
+                    tokens = answer["usageMetadata"]["candidatesTokenCount"]
+                    await self._sleep(self.timing.generation_s(tokens))
+                    return _json(answer)
+                if action == "streamGenerateContent":
+                    return await self._stream(request, model, body)
+                await self._sleep(self.timing.embed_s)
+                if action == "batchEmbedContents":
+                    return _json(await self._batch_embed(model, body))
+                return _json(await self._embed_one(body))
+            except _BadRequest as exc:
+                return _json(google_error(400, "INVALID_ARGUMENT", str(exc)), 400)
+        finally:
+            record.answered_at = time.monotonic()
 
     async def _apply_fault(self, fault: Fault) -> web.Response | None:
         """The response a fault replaces the answer with; ``None`` to answer normally."""

@@ -38,7 +38,10 @@ ends of each reply are timed there, at the server's fan-out of MESSAGE_CREATE, s
 *whole reply* is what a person in the channel waits for. The Gemini server plays a fast
 Flash model's timing (``FLASH_TIMING`` in ``agentfleet_sandbox.gemini_server``: time to
 first token, tokens per second, a time per embedding request); the *overhead* is the whole
-reply minus the model's own time for that reply's text: what the bot adds. Redis is a real
+reply minus the time the Gemini server held the reply's request, from its arrival to its
+answer (the model's time and the server's own handling, both Google's in production): what
+the bot adds. It is split at the request's arrival into the part before the request and
+the part after the answer. Redis is a real
 redis-server with ``appendfsync everysec``, as the managed StatefulSet and the sandbox run it.
 
 Reported beside them, measured in the same run: the fleet's overhead ÷ the floor's (p95,
@@ -138,7 +141,7 @@ class Phase:
     whole_ms: list[float]
     """What each person waited: their message's fan-out to the reply's."""
     overheads_ms: list[float]
-    """The whole minus the model's own time for that reply's text."""
+    """The whole minus the time the Gemini server held the reply's requests."""
     before_request_ms: list[float]
     """The part of each overhead before the reply's Gemini request reached the server
     (NaN for a reply no request was made for)."""
@@ -761,8 +764,8 @@ def print_split(results: dict[str, list[Phase]]) -> None:
     """Where each bot's overhead is: before its Gemini request, or after the answer."""
     print(
         "\nWhere the overhead is, timed at the servers (ms): 'before' from the person's"
-        " message to the Gemini request for it, 'after' the rest (the answer's way back"
-        " and the post); '+floor' each p50 minus the floor's at the same level."
+        " message to the Gemini request for it, 'after' from the Gemini server's answer to"
+        " the reply; '+floor' each p50 minus the floor's at the same level."
     )
     header = (
         f"{'bot':>16} {'people':>6} | {'before p50':>10} {'p95':>5} {'+floor':>6} |"
@@ -833,10 +836,11 @@ def print_report(
     print(
         f"\nModel: first token {timing.first_token_s * 1000:.0f} ms, {timing.tokens_per_s:.0f}"
         f" tokens/s, embedding {timing.embed_s * 1000:.0f} ms. Times in ms. 'whole' is what a"
-        " person waits (their message to the reply); 'overhead' the whole minus the model's"
-        " own time for that reply's text; 'x floor' overhead p95 over the floor's; req/reply"
-        " counts Gemini requests (generate, embed) at the Gemini server; 'recall' the p95 of"
-        " the time replies spent in recall over the whole reply's p95; CPU per message."
+        " person waits (their message to the reply); 'overhead' the whole minus the time the"
+        " Gemini server held the reply's request; 'x floor' overhead p95 over the floor's;"
+        " req/reply counts Gemini requests (generate, embed) at the Gemini server; 'recall'"
+        " the p95 of the time replies spent in recall over the whole reply's p95; CPU per"
+        " message."
     )
     print_table(results)
     print_split(results)

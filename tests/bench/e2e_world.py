@@ -14,14 +14,18 @@ each answer one line on stdout:
 * ``{"users": U, "per_user": M, "seed": S, "think": T, "grace": G}``: the closed loop of
   one load level (T seconds' pause between a reply and the next message; G seconds for
   late replies afterwards); answers with every reply's whole time, its overhead (the
-  whole minus the model's own time for that reply's text) and the part of the overhead
-  before the Gemini request for it arrived, in ms, lost and duplicated replies, the
+  whole minus the time the Gemini server held the reply's requests) and the part of the
+  overhead before the first of them arrived, in ms, lost and duplicated replies, the
   Gemini requests the level made by kind, and this process's CPU time;
 * end of input: stop.
 
 The Gemini server plays the model's timing given on the command line
-(:class:`agentfleet_sandbox.gemini_server.ModelTiming`): a reply's model time follows from
-its own text, as the server computed it when it answered.
+(:class:`agentfleet_sandbox.gemini_server.ModelTiming`). The time it held a request, from
+its arrival to its answer, is Google's in production: the model's time and the server's own
+handling of the request (which here runs on the bot's machine, slower for a longer prompt).
+What remains of a reply's whole time is the bot's: its overhead. For a reply no request
+was answered for (a bot that sleeps instead of asking), the model's time for the reply's
+text stands in for it.
 """
 
 from __future__ import annotations
@@ -111,10 +115,6 @@ class People:
         self.timing = timing
         self.timeout = timeout
 
-    def model_seconds(self, reply: str) -> float:
-        """The model's own time for a reply of this text (what the server slept for it)."""
-        return self.timing.generation_s(estimate_tokens(reply))
-
     async def warm_up(self) -> dict[str, Any]:
         """A message to each persona first (a bare bot answers them all).
 
@@ -178,11 +178,17 @@ class People:
             duplicates += len(replies) - 1
             at, text = min(replies)
             posted = self.clock.posted[message_id]
-            took = at - posted
-            wholes.append(took * 1000)
-            overheads.append((took - self.model_seconds(text)) * 1000)
-            # NaN for a reply no request was made for (an apology after failed calls).
-            before_request.append((asked.get(message_id, math.nan) - posted) * 1000)
+            wholes.append((at - posted) * 1000)
+            if message_id in asked:
+                arrived, answered = asked[message_id]
+                overheads.append((arrived - posted + at - answered) * 1000)
+                before_request.append((arrived - posted) * 1000)
+            else:
+                # No request answered for it (a bot that sleeps instead, an apology): the
+                # model's time for its text is what the server would have held it.
+                model_s = self.timing.generation_s(estimate_tokens(text))
+                overheads.append((at - posted - model_s) * 1000)
+                before_request.append(math.nan)
         after = self.gemini.counts
         return {
             "whole_ms": wholes,
@@ -195,18 +201,19 @@ class People:
             "requests": {kind: after[kind] - requests[kind] for kind in ("generate", "embed")},
         }
 
-    def asked(self, since: float, tagged: dict[str, int]) -> dict[int, float]:
-        """When the first generation request for each person's message reached the server.
+    def asked(self, since: float, tagged: dict[str, int]) -> dict[int, tuple[float, float]]:
+        """For each person's message: when the first generation request for it reached the
+        server, and when the server answered the last one.
 
         A prompt may quote earlier messages too (a fleet's history): the message a request
         answers is the last one it quotes.
         """
-        first: dict[int, float] = {}
+        held: dict[int, tuple[float, float]] = {}
         # Newest first, so the earliest request for a message is the one kept.
         for request in reversed(self.gemini.requests):
             if request.at < since:
                 break
-            if request.endpoint != "generate":
+            if request.endpoint != "generate" or request.answered_at is None:
                 continue
             texts = [
                 part.get("text", "")
@@ -216,8 +223,9 @@ class People:
             tags = TAG.findall("\n".join(texts))
             message_id = tagged.get(tags[-1]) if tags else None
             if message_id is not None:
-                first[message_id] = request.at
-        return first
+                last = held.get(message_id, (0.0, request.answered_at))[1]
+                held[message_id] = (request.at, last)
+        return held
 
 
 def connection_details(discord: DiscordServer, gemini: GeminiServer) -> dict[str, Any]:
