@@ -1,18 +1,24 @@
 """The bus end to end on a real Redis and the real google-genai client: router → workers."""
 
 import asyncio
+import dataclasses
 import json
 import logging
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+import redis.asyncio as aioredis
 
+from agentfleet_runtime.brain.messages import InboundMessage, PersonaJob
 from agentfleet_runtime.brain.personas import PERSONAS
+from agentfleet_runtime.bus import routing
 from agentfleet_runtime.bus.keys import FleetKeys
+from agentfleet_runtime.bus.routing import Router, RouterConfig
 from agentfleet_runtime.memory.hot import HotMemory
 from agentfleet_runtime.observability.metrics import REGISTRY
 from agentfleet_sandbox.gemini_server import GeminiServer
-from tests.fixtures.fleet import BOT_IDS, FleetHarness
+from tests.fixtures.fleet import BOT_IDS, CHANNELS, FleetHarness, directory
 from tests.fixtures.redis import RedisServer
 
 
@@ -256,3 +262,30 @@ async def test_bad_task_command_gets_help_where_it_was_typed(fleet: FleetHarness
     assert posts[0].channel_id == typed.channel_id
     assert posts[0].reply_to_message_id == typed.message_id
     assert "random" in posts[0].content and "使い方" in posts[0].content
+
+
+async def test_the_router_learns_the_bots_ids_and_later_a_new_one_off_the_path(
+    redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ids are read on a message's path only until every bot is known; after that a bot
+    given a new token is learnt by a refresh in the background."""
+    monkeypatch.setattr(routing, "BOT_IDS_REFRESH_SECONDS", 0.2)
+    keys = FleetKeys("ids")
+    learning = dataclasses.replace(directory(), persona_user_ids={}, own_bot_ids=frozenset())
+    config = RouterConfig(learning, CHANNELS, ZoneInfo("Asia/Tokyo"), learn_bot_ids=True)
+
+    async def no_task_jobs(_message: InboundMessage) -> list[PersonaJob]:
+        return []
+
+    router = Router(redis_client, keys, config, no_task_jobs)
+    await redis_client.hset(keys.bots, mapping={"spectra": "101", "lynq": "102"})
+    assert (await router.directory()).persona_user_ids == {"spectra": 101, "lynq": 102}
+    await redis_client.hset(keys.bots, "paz", "103")
+    assert (await router.directory()).persona_of(103) == "paz"
+
+    await redis_client.hset(keys.bots, "paz", "203")  # PAZ's bot is given a new token
+    assert (await router.directory()).persona_of(203) is None  # not read on the path
+    async with asyncio.timeout(5):
+        while (await router.directory()).persona_of(203) != "paz":
+            await asyncio.sleep(0.05)
+    assert 103 not in (await router.directory()).own_bot_ids

@@ -13,6 +13,7 @@ starts generating without a round trip of its own to Redis.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import random
@@ -37,6 +38,7 @@ from agentfleet_runtime.bus.codec import (
 )
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.bus.queues import QUEUE_MAXLEN
+from agentfleet_runtime.bus.streams import REDIS_DOWN
 from agentfleet_runtime.memory.hot import RECENT_MESSAGES, RECORD_LUA, local_day, record_limits
 from agentfleet_runtime.memory.state import FleetState
 from agentfleet_runtime.observability.metrics import ERRORS, MESSAGES_RECEIVED
@@ -44,6 +46,8 @@ from agentfleet_runtime.observability.metrics import ERRORS, MESSAGES_RECEIVED
 log = logging.getLogger(__name__)
 
 ROUTER_GROUP = "router"
+BOT_IDS_REFRESH_SECONDS = 30.0
+"""How often the router reads the bots' ids again once it knows them all."""
 
 _ROUTE_SCRIPT = (
     RECORD_LUA
@@ -108,16 +112,33 @@ class Router:
         self._script = redis.register_script(_ROUTE_SCRIPT)
         self._directory = config.directory
         self._directory_read = 0.0
+        self._refresh: asyncio.Task[None] | None = None
         self._last_speakers: dict[str, str] | None = None
 
     async def directory(self) -> FleetDirectory:
-        """The fleet's directory, with bot ids learnt from Redis (re-read at most each second).
+        """The fleet's directory, with the bots' ids learnt from Redis.
 
-        Reading on demand rather than on a timer means a message that arrives right after
-        the bots log in is already routed with their ids known.
+        Until every bot is known each call reads them, so a message that arrives right
+        after the bots log in is already routed with their ids known. From then on they
+        are read again in the background every :data:`BOT_IDS_REFRESH_SECONDS`, off every
+        message's path: a bot given a new token (another Discord user) is known again
+        within that time.
         """
-        if not self.config.learn_bot_ids or time.monotonic() - self._directory_read < 1.0:
+        if not self.config.learn_bot_ids:
             return self._directory
+        if not self._all_bots_known:
+            await self._read_bot_ids()
+        elif self._refresh is None and (
+            time.monotonic() - self._directory_read > BOT_IDS_REFRESH_SECONDS
+        ):
+            self._refresh = asyncio.create_task(self._refresh_bot_ids())
+        return self._directory
+
+    @property
+    def _all_bots_known(self) -> bool:
+        return set(self._directory.persona_user_ids) == set(self.config.directory.personas)
+
+    async def _read_bot_ids(self) -> None:
         raw: Any = await self.redis.hgetall(self.keys.bots)
         ids = {k.decode(): int(v) for k, v in raw.items()}
         self._directory = dataclasses.replace(
@@ -125,10 +146,16 @@ class Router:
             persona_user_ids={p: ids[p] for p in self.config.directory.personas if p in ids},
             own_bot_ids=frozenset(ids.values()) | self.config.directory.own_bot_ids,
         )
-        # Until every bot is known, look again on the next message.
-        if set(self._directory.persona_user_ids) == set(self.config.directory.personas):
-            self._directory_read = time.monotonic()
-        return self._directory
+        self._directory_read = time.monotonic()
+
+    async def _refresh_bot_ids(self) -> None:
+        try:
+            await self._read_bot_ids()
+        except REDIS_DOWN as error:
+            # The ids already known still route; the next message asks again.
+            log.warning("WARN could not re-read the bots' ids: %s", error.__class__.__name__)
+        finally:
+            self._refresh = None
 
     async def handle(self, entry_id: str, fields: dict[str, str]) -> None:
         """Process one inbox entry (the StreamConsumer handler)."""
