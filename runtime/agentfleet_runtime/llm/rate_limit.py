@@ -54,8 +54,12 @@ LEASE_EXTRA_CALLS = 7
 of what is left of the budget, and only while less than half of it is used. So a small
 budget, where a leased call left unmade would hold a slot that counts, never leases: the
 free tier's 10 calls a minute (the default) are taken one look at a time."""
-LEASE_SECONDS = 2.0
-"""How long leased calls may be made; they are counted as made at the lease's end."""
+LEASE_SECONDS = 10.0
+"""How long leased calls may be made; they are counted as made at the lease's end.
+
+Long enough that a quiet conversation, a message every few seconds, still finds a lease
+open and its reply does not wait for Redis; a call leased and never made holds its place
+in the window that much longer, a few of a budget of at least 16 a minute."""
 
 
 _IN_USE = """
