@@ -736,6 +736,15 @@ def steady_requests(phases: list[Phase]) -> float:
     return requests / replies if replies else float("nan")
 
 
+def rows(results: dict[str, list[Phase]], header: str) -> Iterator[tuple[str, Phase, Phase | None]]:
+    """Print ``header`` and its rule, then each bot's levels beside the floor's same level."""
+    print(header)
+    print("-" * len(header))
+    for name, phases in results.items():
+        for n, phase in enumerate(phases):
+            yield name, phase, results["floor"][n] if "floor" in results else None
+
+
 def print_table(results: dict[str, list[Phase]]) -> None:
     """One row per bot and level: what people waited, what the bot added, what it cost."""
     header = (
@@ -743,21 +752,18 @@ def print_table(results: dict[str, list[Phase]]) -> None:
         f" {'overhead p50':>12} {'p95':>5} {'x floor':>7} | {'req/reply':>9} {'gen':>4}"
         f" {'emb':>3} | {'recall':>6} | {'lost':>4} {'dup':>3} | {'msg/s':>5} | {'bot CPU':>7}"
     )
-    print(header)
-    print("-" * len(header))
-    for name, phases in results.items():
-        for n, phase in enumerate(phases):
-            floor = results["floor"][n].p95 if "floor" in results else float("nan")
-            recall = f"{phase.recall_share:6.1%}" if phase.recall_ms else f"{'—':>6}"
-            print(
-                f"{name:>16} {phase.users:>6} {phase.think:>4.1f}s {phase.messages:>4} |"
-                f" {phase.whole_p50:>9.1f} {phase.whole_p95:>6.1f} |"
-                f" {phase.p50:>12.1f} {phase.p95:>5.1f} {ratio(phase.p95, floor):>7.2f} |"
-                f" {phase.requests_per_reply:>9.3f} {phase.requests.get('generate', 0):>4}"
-                f" {phase.requests.get('embed', 0):>3} | {recall} |"
-                f" {phase.lost:>4} {phase.duplicates:>3} | {phase.messages / phase.seconds:>5.1f}"
-                f" | {phase.bot_cpu_ms:>7.1f}"
-            )
+    for name, phase, floor in rows(results, header):
+        recall = f"{phase.recall_share:6.1%}" if phase.recall_ms else f"{'—':>6}"
+        times_floor = ratio(phase.p95, floor.p95) if floor else math.nan
+        print(
+            f"{name:>16} {phase.users:>6} {phase.think:>4.1f}s {phase.messages:>4} |"
+            f" {phase.whole_p50:>9.1f} {phase.whole_p95:>6.1f} |"
+            f" {phase.p50:>12.1f} {phase.p95:>5.1f} {times_floor:>7.2f} |"
+            f" {phase.requests_per_reply:>9.3f} {phase.requests.get('generate', 0):>4}"
+            f" {phase.requests.get('embed', 0):>3} | {recall} |"
+            f" {phase.lost:>4} {phase.duplicates:>3} | {phase.messages / phase.seconds:>5.1f}"
+            f" | {phase.bot_cpu_ms:>7.1f}"
+        )
 
 
 def print_split(results: dict[str, list[Phase]]) -> None:
@@ -771,19 +777,15 @@ def print_split(results: dict[str, list[Phase]]) -> None:
         f"{'bot':>16} {'people':>6} | {'before p50':>10} {'p95':>5} {'+floor':>6} |"
         f" {'after p50':>9} {'p95':>5} {'+floor':>6}"
     )
-    print(header)
-    print("-" * len(header))
-    for name, phases in results.items():
-        for n, phase in enumerate(phases):
-            before, after = phase.before_request, phase.after_answer
-            floor = results["floor"][n] if "floor" in results else None
-            more_before = median(before) - median(floor.before_request) if floor else math.nan
-            more_after = median(after) - median(floor.after_answer) if floor else math.nan
-            print(
-                f"{name:>16} {phase.users:>6} | {median(before):>10.2f}"
-                f" {percentile(before, 0.95):>5.2f} {more_before:>+6.2f} |"
-                f" {median(after):>9.2f} {percentile(after, 0.95):>5.2f} {more_after:>+6.2f}"
-            )
+    for name, phase, floor in rows(results, header):
+        before, after = phase.before_request, phase.after_answer
+        more_before = median(before) - median(floor.before_request) if floor else math.nan
+        more_after = median(after) - median(floor.after_answer) if floor else math.nan
+        print(
+            f"{name:>16} {phase.users:>6} | {median(before):>10.2f}"
+            f" {percentile(before, 0.95):>5.2f} {more_before:>+6.2f} |"
+            f" {median(after):>9.2f} {percentile(after, 0.95):>5.2f} {more_after:>+6.2f}"
+        )
 
 
 def checks(results: dict[str, list[Phase]], memory: Memory) -> list[tuple[str, bool]]:
