@@ -152,10 +152,11 @@ class People:
             for n in range(per_user):
                 if n:
                     await asyncio.sleep(pauses[index][n])
-                text = f"{TOPICS[(index + n) % len(TOPICS)]} ({name} #{n})"
+                tag = f"{name} #{n}"
+                text = f"{TOPICS[(index + n) % len(TOPICS)]} ({tag})"
                 message = await self.server.post_as_human(CHANNEL, text, author=name)
                 sent.append(message.id)
-                tagged[f"{name} #{n}"] = message.id
+                tagged[tag] = message.id
                 await self.clock.reply_to(message.id, self.timeout)
 
         requests = self.gemini.counts
