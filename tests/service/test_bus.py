@@ -5,6 +5,7 @@ import dataclasses
 import json
 import logging
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +16,7 @@ from agentfleet_runtime.brain.personas import PERSONAS
 from agentfleet_runtime.bus import routing
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.bus.routing import Router, RouterConfig
+from agentfleet_runtime.memory import window
 from agentfleet_runtime.memory.hot import HotMemory
 from agentfleet_runtime.observability.metrics import REGISTRY
 from agentfleet_sandbox.gemini_server import GeminiServer
@@ -103,6 +105,14 @@ async def test_replies_see_the_channel_history_in_order(fleet: FleetHarness) -> 
     assert day == await HotMemory(fleet.redis, fleet.keys).recent(first.channel_id)
 
 
+def _prompt_items(gemini_server: GeminiServer) -> list[dict[str, Any]]:
+    """The data items of the one generation request made since reset (a lone user turn)."""
+    [request] = [r for r in gemini_server.requests if r.endpoint == "generate"]
+    assert [c["role"] for c in request.body["contents"]] == ["user"]
+    (user,) = [part["text"] for c in request.body["contents"] for part in c["parts"]]
+    return [json.loads(line) for line in user.splitlines()]
+
+
 async def test_a_reply_is_written_from_the_history_and_task_its_job_carries(
     fleet: FleetHarness, gemini_server: GeminiServer
 ) -> None:
@@ -119,16 +129,51 @@ async def test_a_reply_is_written_from_the_history_and_task_its_job_carries(
     await fleet.publish(fleet.message("テストはどうする？", mentioned_user_ids=(BOT_IDS["paz"],)))
     await fleet.wait_for(lambda p: len(p) >= 3)
     await fleet.settle()
-    [request] = [r for r in gemini_server.requests if r.endpoint == "generate"]
-    assert [c["role"] for c in request.body["contents"]] == ["user"]
-    (user,) = [part["text"] for c in request.body["contents"] for part in c["parts"]]
-    items = [json.loads(line) for line in user.splitlines()]
+    items = _prompt_items(gemini_server)
     assert {"type": "task", "channel": "development", "text": "認証システム実装"} in items
     said = [item["text"] for item in items if item["type"] == "message"]
     assert "ログイン画面から作ろう" in said
     assert items[-1]["type"] == "reply_to" and items[-1]["text"] == "テストはどうする？"
     for persona in ("spectra", "lynq", "paz"):
         assert await fleet.redis.xlen(fleet.keys.queue(persona)) == 0
+
+
+def _prompted_messages(gemini_server: GeminiServer) -> list[str]:
+    """The texts of the "message" items of the one generation request made since reset."""
+    return [item["text"] for item in _prompt_items(gemini_server) if item["type"] == "message"]
+
+
+async def _question_and_reply(fleet: FleetHarness) -> tuple[InboundMessage, InboundMessage]:
+    question = fleet.message("PAZ、設計どう？", mentioned_user_ids=(BOT_IDS["paz"],))
+    await fleet.publish(question)
+    await fleet.history(2)
+    [reply] = fleet.posters["paz"].by_key.values()
+    return question, reply
+
+
+async def test_a_reply_prompt_holds_the_posts_reception_noted(
+    fleet: FleetHarness, gemini_server: GeminiServer
+) -> None:
+    """The router keeps each channel's latest messages: a persona's post is among them."""
+    assert fleet.router is not None
+    question, reply = await _question_and_reply(fleet)
+    assert await fleet.router.note_own_post(reply)
+    gemini_server.reset()
+    await fleet.publish(fleet.message("LYNQ は？", mentioned_user_ids=(BOT_IDS["lynq"],)))
+    await fleet.wait_for(lambda p: len(p) >= 2)
+    assert _prompted_messages(gemini_server) == [question.content, reply.content]
+
+
+async def test_a_post_reception_missed_is_prompted_once_the_window_is_read_again(
+    fleet: FleetHarness, gemini_server: GeminiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A post Reception never saw (its gateway was away) is read back from hot memory."""
+    monkeypatch.setattr(window, "TRUST_SECONDS", 0.0)
+    question, reply = await _question_and_reply(fleet)
+    gemini_server.reset()
+    await fleet.publish(fleet.message("LYNQ は？", mentioned_user_ids=(BOT_IDS["lynq"],)))
+    await fleet.wait_for(lambda p: len(p) >= 2)
+    assert _prompted_messages(gemini_server) == [question.content, reply.content]
 
 
 async def test_redis_restarted_mid_stream_loses_and_duplicates_nothing(

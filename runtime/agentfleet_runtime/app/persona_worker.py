@@ -9,8 +9,8 @@ messages Discord answered with, which a retried post gets back unchanged.
 
 A reply the router queued needs no ``done`` check: the router's script queues each reply
 once, and its marker is set in the same step that acknowledges its one entry, so a reply
-still pending cannot be done. Such a job also carries its context, read by that script,
-so it reaches Gemini without a round trip to Redis first.
+still pending cannot be done. Such a job also carries its context (the channel's latest
+messages and the tasks), so it reaches Gemini without a round trip to Redis first.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ FIELD = "data"
 RECENT_FIELD = "recent"
 """A reply job's entry also carries its channel's latest messages (a JSON array, newest
 first) and every channel's task (a JSON array of channel, record pairs): what the prompt
-is written from, as the router's script read it when it queued the job."""
+is written from, as the router knew them when it queued the job."""
 TASKS_FIELD = "tasks"
 
 
@@ -68,7 +68,7 @@ def decode_message(raw: str | bytes) -> InboundMessage:
 
 
 def decode_messages(raw: str | bytes) -> list[InboundMessage]:
-    """Read back a JSON array of inbound messages, as the router's script writes one."""
+    """Read back a JSON array of inbound messages, as a reply's job carries one."""
     return [_message_from(data) for data in orjson.loads(raw)]
 
 

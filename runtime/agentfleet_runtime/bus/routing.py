@@ -6,9 +6,10 @@ queues the chosen personas' jobs and acknowledges the entry. A crash at any poin
 did all of it or none of it, and a redelivered message (a Discord replay, a restarted pod)
 finds its marker and is only acknowledged.
 
-Each job goes out with what its prompt is written from, read by the same script: the
-channel's latest messages (this one included) and the tasks. The persona's worker then
-starts generating without a round trip of its own to Redis.
+Each job goes out with what its prompt is written from: the channel's latest messages
+(this one included), which the router keeps in memory as it sees them (see
+agentfleet_runtime.memory.window), and the tasks, which the script reads. The persona's
+worker then starts generating without a round trip of its own to Redis.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ from agentfleet_runtime.bus.codec import (
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.bus.queues import QUEUE_MAXLEN
 from agentfleet_runtime.bus.streams import REDIS_DOWN
-from agentfleet_runtime.memory.hot import RECENT_MESSAGES, RECORD_LUA, local_day, record_limits
+from agentfleet_runtime.memory.hot import RECORD_LUA, HotMemory, local_day, record_limits
 from agentfleet_runtime.memory.state import FleetState
+from agentfleet_runtime.memory.window import RecentWindows
 from agentfleet_runtime.observability.metrics import ERRORS, MESSAGES_RECEIVED
 
 log = logging.getLogger(__name__)
@@ -56,16 +58,10 @@ local limits = {ARGV[1], ARGV[2], ARGV[3], ARGV[4]}
 local first = record(KEYS[1], KEYS[3], KEYS[4], KEYS[5], ARGV[7], ARGV[8], limits)
 local jobs = tonumber(ARGV[9])
 if first and jobs > 0 then
-  -- Hot entries have one field, the message's JSON: joined, they are a JSON array.
-  local recent = {}
-  for _, entry in ipairs(redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', ARGV[11])) do
-    recent[#recent + 1] = entry[2][2]
-  end
-  local carried = '[' .. table.concat(recent, ',') .. ']'
   local tasks = cjson.encode(redis.call('HGETALL', KEYS[6]))
   for i = 1, jobs do
     redis.call('XADD', KEYS[6 + i], 'MAXLEN', '~', ARGV[10], '*', 'data', ARGV[13 + i],
-      ARGV[12], carried, ARGV[13], tasks)
+      ARGV[12], ARGV[11], ARGV[13], tasks)
   end
 end
 redis.call('XACK', KEYS[2], ARGV[5], ARGV[6])
@@ -114,6 +110,8 @@ class Router:
         self._directory_read = 0.0
         self._refresh: asyncio.Task[None] | None = None
         self._last_speakers: dict[str, str] | None = None
+        self._hot = HotMemory(redis, keys)
+        self._windows = RecentWindows()
 
     async def directory(self) -> FleetDirectory:
         """The fleet's directory, with the bots' ids learnt from Redis.
@@ -176,6 +174,8 @@ class Router:
             await self.redis.xack(self.keys.inbox, ROUTER_GROUP, entry_id)
             return
         jobs = await self.jobs_for(message)
+        encoded = encode_message(message)
+        carried = await self._carried(message, encoded) if jobs else ""
         day = local_day(message.created_at, self.config.zone)
         first = await self._script(
             keys=[
@@ -191,16 +191,19 @@ class Router:
                 *record_limits(),
                 ROUTER_GROUP,
                 entry_id,
-                encode_message(message),
+                encoded,
                 day,
                 len(jobs),
                 QUEUE_MAXLEN,
-                RECENT_MESSAGES,
+                carried,
                 RECENT_FIELD,
                 TASKS_FIELD,
                 *[encode_job(job) for job in jobs],
             ],
         )
+        # Also when not first: a post its worker recorded before it came this way is news
+        # to the window, and a message the window holds already is not added twice.
+        self._windows.add(message, encoded)
         if first and not message.author_is_bot:
             channel = self.config.directory.channel_names.get(message.channel_id, "other")
             MESSAGES_RECEIVED.labels(channel=channel).inc()
@@ -210,6 +213,13 @@ class Router:
                 channel,
                 ",".join(job.persona for job in jobs) or "nobody",
             )
+
+    async def _carried(self, message: InboundMessage, encoded: str) -> str:
+        """The channel's latest messages, ``message`` last, as its jobs carry them."""
+        if self._windows.needs_reading(message.channel_id):
+            recent = await self._hot.recent_encoded(message.channel_id)
+            self._windows.read(message.channel_id, recent)
+        return self._windows.carried(message, encoded, time.time())
 
     async def note_own_post(self, message: InboundMessage) -> bool:
         """Whether ``message`` is one of our personas' posts, noting who spoke last if so.
@@ -225,6 +235,7 @@ class Router:
         if speaker is None or channel is None:
             return False
         (await self.last_speakers())[channel] = speaker
+        self._windows.add(message, encode_message(message))
         return True
 
     async def last_speakers(self) -> dict[str, str]:

@@ -85,7 +85,7 @@ def decode_recent(entries: Any) -> list[InboundMessage]:
 
 
 def decode_carried_recent(raw: str) -> list[InboundMessage]:
-    """The messages a job carries (the router's script lists them newest first), oldest first."""
+    """The messages a job carries (the router lists them newest first), oldest first."""
     return decode_messages(raw)[::-1]
 
 
@@ -102,6 +102,11 @@ class HotMemory:
             self.queue_recent(pipe, channel_id, limit)
             (entries,) = await pipe.execute()
         return decode_recent(entries)
+
+    async def recent_encoded(self, channel_id: int) -> list[str]:
+        """The JSON of the channel's last :data:`RECENT_MESSAGES` messages, oldest first."""
+        entries: Any = await self.redis.xrevrange(self.keys.hot(channel_id), count=RECENT_MESSAGES)
+        return [fields[FIELD.encode()].decode() for _id, fields in reversed(entries)]
 
     def queue_record(
         self, pipe: Pipeline, messages: Sequence[InboundMessage], zone: ZoneInfo
