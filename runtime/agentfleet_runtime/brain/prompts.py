@@ -18,11 +18,12 @@ channel has many speakers, and the model needs to see who said what.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
+
+import orjson
 
 from agentfleet_runtime.brain.attachments import (
     InlineData,
@@ -78,7 +79,9 @@ class Prompt:
 
 def data_line(item: Mapping[str, object]) -> str:
     """One data item as one JSON line that no string inside it can break out of."""
-    line = json.dumps(item, ensure_ascii=False)
+    # orjson writes UTF-8 as is, as json.dumps(ensure_ascii=False) does, in a sixth of
+    # its time: a reply's prompt has a line for each of the channel's last 20 messages.
+    line = orjson.dumps(item).decode()
     # Three scans for characters that are almost never there: str.translate with a table
     # costs more than the JSON encoding itself on Japanese text.
     for char, escaped in _LINE_BREAKS.items():
