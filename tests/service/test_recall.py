@@ -198,4 +198,4 @@ async def test_a_reply_prompt_carries_the_recalled_memory(
     await fleet.wait_for(lambda posts: len(posts) >= 1)
     [request] = [r for r in gemini_server.requests if r.endpoint == "generate"]
     [user] = [c["parts"][0]["text"] for c in request.body["contents"]]
-    assert json.dumps({"type": "memory", "text": FACT}, ensure_ascii=False) in user.splitlines()
+    assert {"type": "memory", "text": FACT} in [json.loads(line) for line in user.splitlines()]
