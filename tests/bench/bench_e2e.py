@@ -600,37 +600,54 @@ async def run_floor(world: World, redis_url: str, run: Run) -> list[Phase]:
     reception = discordpy.Client(intents=reception_intents())
     persona = discordpy.Client(intents=poster_intents())
     none = discordpy.AllowedMentions.none()
+    marks = run.stage_marks if run.trace else None
+
+    def mark(message_id: int, stage: str) -> None:
+        # With --trace, the floor's stages, named as the fleet's (tests/bench/reply_trace.py).
+        if marks is not None:
+            marks.setdefault(message_id, {})[stage] = time.perf_counter()
 
     @reception.event
     async def on_message(message: Any) -> None:
         if message.author.bot:
             return
+        mark(message.id, "reception+")
         entry = {"id": message.id, "channel": message.channel.id, "text": message.content}
         await redis.xadd(inbox, {"data": orjson.dumps(entry)})
+        mark(message.id, "reception-")
 
     async def route(entry_id: bytes, fields: dict[bytes, bytes]) -> None:
         job = orjson.loads(fields[b"data"])
+        mark(job["id"], "router+")
         async with redis.pipeline(transaction=True) as pipe:
             pipe.set(f"floor:routed:{job['id']}", "1", nx=True, ex=3600)
             pipe.xadd(queue, {"data": fields[b"data"]})
             pipe.xack(inbox, group, entry_id)
             await pipe.execute()
+        mark(job["id"], "router-")
 
     async def answer(
         generate: Callable[[str], Awaitable[str]], entry_id: bytes, fields: dict[bytes, bytes]
     ) -> None:
         job = orjson.loads(fields[b"data"])
+        mark(job["id"], "worker+")
+        mark(job["id"], "request+")
+        text = await generate(job["text"])
+        mark(job["id"], "request-")
+        mark(job["id"], "post+")
         await persona.get_partial_messageable(job["channel"]).send(
-            await generate(job["text"]),
+            text,
             reference=discordpy.MessageReference(
                 message_id=job["id"], channel_id=job["channel"], fail_if_not_exists=False
             ),
             allowed_mentions=none,
         )
+        mark(job["id"], "post-")
         async with redis.pipeline(transaction=True) as pipe:
             pipe.set(f"floor:done:{job['id']}", "1", ex=3600)
             pipe.xack(queue, group, entry_id)
             await pipe.execute()
+        mark(job["id"], "worker-")
 
     async def consume(stream: str, handle: Callable[[bytes, dict[bytes, bytes]], Any]) -> None:
         # Entries are handled concurrently, as the fleet's workers do while the LLM thinks.
@@ -652,7 +669,12 @@ async def run_floor(world: World, redis_url: str, run: Run) -> list[Phase]:
         ]
         try:
             await wait_until_ready(reception, persona, tasks=tasks)
-            return await world.measure("floor", run, time.process_time)
+            phases = await world.measure("floor", run, time.process_time)
+            if run.trace:
+                from tests.bench.reply_trace import FLOOR_ROWS, print_stages
+
+                print_stages("floor", run.stage_marks, FLOOR_ROWS)
+            return phases
         finally:
             for client in (reception, persona):
                 await client.close()

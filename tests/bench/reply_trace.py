@@ -17,6 +17,11 @@ stages, in the order a reply passes them:
 
 Only replies whose every stage was seen count. Our own personas' posts, which Reception
 sees too and hands on to nobody, are not traced.
+
+The floor (``run_floor`` in tests/bench/bench_e2e.py) marks the same points in its own
+code, and :data:`FLOOR_ROWS` lays its stages out as the fleet's; the two rows that span
+from the router's start to the Gemini request are printed for both, so the hops compare
+whichever of two ready tasks the event loop happens to run first.
 """
 
 from __future__ import annotations
@@ -80,10 +85,25 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("worker: context from the job, recall", "worker+", "reads-"),
     ("prompt and request built", "reads-", "gemini+"),
     ("rate limiter", "gemini+", "request+"),
+    ("(router starts → worker starts the job)", "router+", "worker+"),
+    ("(worker: job → Gemini request)", "worker+", "request+"),
     ("Gemini request (model's time included)", "request+", "request-"),
     ("answer → post", "request-", "post+"),
     ("post to Discord", "post+", "post-"),
     ("after the post: recorded, done, acknowledged", "post-", "worker-"),
+)
+
+
+#: The floor's stages: the same points, as far as the floor has them.
+FLOOR_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("Reception: message → inbox", "reception+", "reception-"),
+    ("inbox → router", "reception-", "router+"),
+    ("(router starts → worker starts the job)", "router+", "worker+"),
+    ("(worker: job → Gemini request)", "worker+", "request+"),
+    ("Gemini request (model's time included)", "request+", "request-"),
+    ("answer → post", "request-", "post+"),
+    ("post to Discord", "post+", "post-"),
+    ("after the post: done, acknowledged", "post-", "worker-"),
 )
 
 
@@ -119,12 +139,12 @@ def traced(marks: Marks) -> Iterator[None]:
             setattr(cls, name, original)
 
 
-def print_stages(name: str, marks: Marks) -> None:
+def print_stages(name: str, marks: Marks, rows: tuple[tuple[str, str, str], ...] = ROWS) -> None:
     """Each stage's p50 and p90 over the replies seen whole, in ms."""
-    wanted = {mark for _row, start, end in ROWS for mark in (start, end)}
+    wanted = {mark for _row, start, end in rows for mark in (start, end)}
     whole = [m for m in marks.values() if wanted <= m.keys()]
     print(f"{name}: where {len(whole)} replies spent their time (ms)")
-    for row, start, end in ROWS:
+    for row, start, end in rows:
         spans = [(m[end] - m[start]) * 1000 for m in whole]
         if spans:
             p50, p90 = percentile(spans, 0.5), percentile(spans, 0.9)
