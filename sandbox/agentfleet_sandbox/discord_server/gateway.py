@@ -46,7 +46,7 @@ RESUME_WINDOW_SECONDS: Final = 180.0
 HEARTBEAT_ACK_DELAY: Final = 0.02
 """Seconds before a heartbeat is acknowledged, a network round trip's worth. discord.py's
 keep-alive thread notes a heartbeat's send time only once it gets the GIL back; an instant
-ACK often arrives first, and the bot then reports a whole heartbeat interval as its latency
+ACK can arrive first, and the bot then reports a whole heartbeat interval as its latency
 (and logs "Can't keep up, … 41.3s behind")."""
 
 
