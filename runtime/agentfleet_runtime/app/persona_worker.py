@@ -37,7 +37,14 @@ from agentfleet_runtime.bus.codec import FIELD, RECENT_FIELD, TASKS_FIELD, decod
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.dedup import NearDuplicateIndex
 from agentfleet_runtime.llm.gemini import LLMError
-from agentfleet_runtime.memory.hot import HotMemory, decode_carried_recent, decode_recent
+from agentfleet_runtime.memory.hot import (
+    RECORD_LUA,
+    HotMemory,
+    decode_carried_recent,
+    decode_recent,
+    record_limits,
+    record_operands,
+)
 from agentfleet_runtime.memory.state import FleetState, decode_carried_tasks, decode_tasks
 from agentfleet_runtime.observability.metrics import (
     AUTONOMOUS_SPEECH,
@@ -51,6 +58,32 @@ log = logging.getLogger(__name__)
 
 WORKER_GROUP = "workers"
 DONE_TTL = 7 * 24 * 3600
+
+_FINISH_SCRIPT = (
+    RECORD_LUA
+    + """
+-- KEYS: done marker, queue, day logs, last speakers, pipeline outcome, then per posted
+-- message its marker, hot memory and day log. ARGV: the record limits (4), the marker's
+-- TTL, group, entry id, '1' to delete the entry, channel, persona ('' when nothing was
+-- posted), the outcome field and its value ('' for none), then per message JSON and date.
+local limits = {ARGV[1], ARGV[2], ARGV[3], ARGV[4]}
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[5])
+for i = 0, (#KEYS - 5) / 3 - 1 do
+  record(KEYS[6 + 3 * i], KEYS[7 + 3 * i], KEYS[8 + 3 * i], KEYS[3],
+    ARGV[13 + 2 * i], ARGV[14 + 2 * i], limits)
+end
+if ARGV[10] ~= '' then
+  redis.call('HSET', KEYS[4], ARGV[9], ARGV[10])
+end
+if ARGV[12] ~= '' then
+  redis.call('HSET', KEYS[5], ARGV[11], ARGV[12])
+end
+redis.call('XACK', KEYS[2], ARGV[6], ARGV[7])
+if ARGV[8] == '1' then
+  redis.call('XDEL', KEYS[2], ARGV[7])
+end
+"""
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +118,7 @@ class PersonaWorker:
         self.model = model
         self.poster = poster
         self.memory = HotMemory(redis, keys)
+        self._finish_script = redis.register_script(_FINISH_SCRIPT)
         self.state = FleetState(redis, keys)
         self.zone = zone
         self.recall = recall
@@ -125,22 +159,49 @@ class PersonaWorker:
                     embed=job.embed,
                 )
             )
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(self.keys.done(job.job_id), "1", ex=DONE_TTL)
-            if posted:
-                self.memory.queue_record(pipe, posted, self.zone)
-            if content is not None:
-                pipe.hset(self.keys.last_speakers, job.channel, self.persona.name)
-                if is_report_job(job.job_id):
-                    # Posted, not queued, is what people see: Reception serves this time.
-                    report = PipelineOutcomeField.REPORT_POSTED.value
-                    pipe.hset(self.keys.pipeline_outcome, report, time.time())
-            pipe.xack(self.queue, WORKER_GROUP, entry_id)
-            if RECENT_FIELD in fields:
-                # Kilobytes of carried history, never read again: gone with the entry.
-                pipe.xdel(self.queue, entry_id)
-            await pipe.execute()
+        await self._finish(job, entry_id, fields, content, posted)
         self._record(job, content, outcome, started)
+
+    async def _finish(
+        self,
+        job: PersonaJob,
+        entry_id: str,
+        fields: dict[str, str],
+        content: str | None,
+        posted: list[InboundMessage],
+    ) -> None:
+        """Mark ``job`` done, record what was posted, and acknowledge its entry: one script.
+
+        The last speaker is noted only when something was posted; a report's posting time
+        is what Reception serves as the day's report outcome, since posted, not queued, is
+        what people see. A reply's entry carries kilobytes of history never read again, so
+        it goes with the acknowledgement.
+        """
+        record_keys, record_args = record_operands(self.keys, posted, self.zone)
+        spoke = content is not None
+        report_posted = str(time.time()) if spoke and is_report_job(job.job_id) else ""
+        await self._finish_script(
+            keys=[
+                self.keys.done(job.job_id),
+                self.queue,
+                self.keys.day_logs,
+                self.keys.last_speakers,
+                self.keys.pipeline_outcome,
+                *record_keys,
+            ],
+            args=[
+                *record_limits(),
+                DONE_TTL,
+                WORKER_GROUP,
+                entry_id,
+                1 if RECENT_FIELD in fields else 0,
+                job.channel,
+                self.persona.name if spoke else "",
+                PipelineOutcomeField.REPORT_POSTED.value,
+                report_posted,
+                *record_args,
+            ],
+        )
 
     async def compose(self, job: PersonaJob, context: Context | None) -> tuple[str | None, str]:
         """The text to post for ``job`` (None to post nothing) and the outcome label.

@@ -48,17 +48,6 @@ end
 """
 """Scripts that record messages start with this; ``limits`` are :func:`record_limits`."""
 
-_RECORD_MESSAGES = (
-    RECORD_LUA
-    + """
-local limits = {ARGV[1], ARGV[2], ARGV[3], ARGV[4]}
-for i = 0, (#KEYS - 1) / 3 - 1 do
-  record(KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i], KEYS[1],
-    ARGV[5 + 2 * i], ARGV[6 + 2 * i], limits)
-end
-"""
-)
-
 
 def record_limits() -> list[int]:
     """:data:`RECORD_LUA`'s ``limits``, as of now.
@@ -72,6 +61,28 @@ def record_limits() -> list[int]:
         HOT_WINDOW + 3600,
         DAY_LOG_TTL,
     ]
+
+
+def record_operands(
+    keys: FleetKeys, messages: Sequence[InboundMessage], zone: ZoneInfo
+) -> tuple[list[str], list[str]]:
+    """The keys and arguments that record ``messages`` with :data:`RECORD_LUA`.
+
+    For each message, in order: three keys (its run-once marker, its channel's hot memory,
+    its day log) and two arguments (its JSON, its date), for a script that calls
+    ``record`` once per message.
+    """
+    record_keys: list[str] = []
+    args: list[str] = []
+    for message in messages:
+        day = local_day(message.created_at, zone)
+        record_keys += [
+            keys.routed(message.message_id),
+            keys.hot(message.channel_id),
+            keys.day(day),
+        ]
+        args += [encode_message(message), day]
+    return record_keys, args
 
 
 def local_day(unix_time: float, zone: ZoneInfo) -> str:
@@ -107,22 +118,6 @@ class HotMemory:
         """The JSON of the channel's last :data:`RECENT_MESSAGES` messages, oldest first."""
         entries: Any = await self.redis.xrevrange(self.keys.hot(channel_id), count=RECENT_MESSAGES)
         return [fields[FIELD.encode()].decode() for _id, fields in reversed(entries)]
-
-    def queue_record(
-        self, pipe: Pipeline, messages: Sequence[InboundMessage], zone: ZoneInfo
-    ) -> None:
-        """Queue the recording of ``messages`` on ``pipe`` (each once, see the module)."""
-        keys = [self.keys.day_logs]
-        args: list[Any] = record_limits()
-        for message in messages:
-            day = local_day(message.created_at, zone)
-            keys += [
-                self.keys.routed(message.message_id),
-                self.keys.hot(message.channel_id),
-                self.keys.day(day),
-            ]
-            args += [encode_message(message), day]
-        pipe.eval(_RECORD_MESSAGES, len(keys), *keys, *args)
 
     def queue_recent(self, pipe: Pipeline, channel_id: int, limit: int = RECENT_MESSAGES) -> None:
         """Queue :meth:`recent`'s read on ``pipe`` beside others (see :func:`decode_recent`)."""
