@@ -52,7 +52,7 @@ async def speak(redis: aioredis.Redis, model: ScriptedModel) -> tuple[str | None
         channel_id=CHANNELS["development"],
         enqueued_at=time.time(),
     )
-    return await worker.compose(job, Context(history=[], task=None))
+    return await worker.compose(job, Context(conversation=[], task=None))
 
 
 async def test_a_repeat_is_redrafted_once_naming_the_line_it_repeats(

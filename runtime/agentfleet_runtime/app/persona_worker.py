@@ -9,8 +9,9 @@ messages Discord answered with, which a retried post gets back unchanged.
 
 A reply the router queued needs no ``done`` check: the router's script queues each reply
 once, and its marker is set in the same step that acknowledges its one entry, so a reply
-still pending cannot be done. Such a job also carries its context (the channel's latest
-messages and the tasks), so it reaches Gemini without a round trip to Redis first.
+still pending cannot be done. Such a job also carries its context (the conversation before
+the message, as the prompt's lines, and the tasks), so it reaches Gemini without a round
+trip to Redis first.
 """
 
 from __future__ import annotations
@@ -30,17 +31,27 @@ from agentfleet_runtime.brain.attachments import Reading, message_text, with_ski
 from agentfleet_runtime.brain.events import EventKind
 from agentfleet_runtime.brain.messages import InboundMessage, JobKind, OutboundMessage, PersonaJob
 from agentfleet_runtime.brain.personas import Persona
-from agentfleet_runtime.brain.prompts import event_prompt, reply_prompt, speech_prompt
+from agentfleet_runtime.brain.prompts import (
+    conversation_lines,
+    event_prompt,
+    reply_prompt,
+    speech_prompt,
+)
 from agentfleet_runtime.brain.report import is_report_job
 from agentfleet_runtime.brain.speech import ActiveTask
-from agentfleet_runtime.bus.codec import FIELD, RECENT_FIELD, TASKS_FIELD, decode_job
+from agentfleet_runtime.bus.codec import (
+    CONVERSATION_FIELD,
+    FIELD,
+    TASKS_FIELD,
+    decode_conversation,
+    decode_job,
+)
 from agentfleet_runtime.bus.keys import FleetKeys
 from agentfleet_runtime.dedup import NearDuplicateIndex
 from agentfleet_runtime.llm.gemini import LLMError
 from agentfleet_runtime.memory.hot import (
     RECORD_LUA,
     HotMemory,
-    decode_carried_recent,
     decode_recent,
     record_limits,
     record_operands,
@@ -90,8 +101,9 @@ end
 class Context:
     """What a reply or an autonomous line is written from."""
 
-    history: list[InboundMessage]
-    """The channel's recent messages, oldest first."""
+    conversation: list[str]
+    """The channel's latest messages as the prompt's lines, oldest first, without the one
+    a reply answers (see :func:`~agentfleet_runtime.brain.prompts.conversation_line`)."""
     task: ActiveTask | None
     """The channel's current task."""
     memories: list[str] = field(default_factory=list)
@@ -194,7 +206,7 @@ class PersonaWorker:
                 DONE_TTL,
                 WORKER_GROUP,
                 entry_id,
-                1 if RECENT_FIELD in fields else 0,
+                1 if CONVERSATION_FIELD in fields else 0,
                 job.channel,
                 self.persona.name if spoke else "",
                 PipelineOutcomeField.REPORT_POSTED.value,
@@ -240,10 +252,10 @@ class PersonaWorker:
         """
         wants_context = job.kind in (JobKind.REPLY, JobKind.SPEECH)
         recall = self._recall(job)
-        if wants_context and RECENT_FIELD in fields and TASKS_FIELD in fields:
-            history = decode_carried_recent(fields[RECENT_FIELD])
+        if wants_context and CONVERSATION_FIELD in fields and TASKS_FIELD in fields:
+            conversation = decode_conversation(fields[CONVERSATION_FIELD])
             tasks = decode_carried_tasks(fields[TASKS_FIELD])
-            return False, self._context(job, history, tasks, await recall)
+            return False, self._context(job, conversation, tasks, await recall)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.exists(self.keys.done(job.job_id))
             if wants_context:
@@ -252,7 +264,9 @@ class PersonaWorker:
             (done, *raw), memories = await asyncio.gather(pipe.execute(), recall)
         if not wants_context:
             return bool(done), None
-        return bool(done), self._context(job, decode_recent(raw[0]), decode_tasks(raw[1]), memories)
+        answered = job.message.message_id if job.message is not None else None
+        conversation = conversation_lines(decode_recent(raw[0]), leave_out=answered)
+        return bool(done), self._context(job, conversation, decode_tasks(raw[1]), memories)
 
     async def _recall(self, job: PersonaJob) -> list[str]:
         """The memories recalled for a reply; none for other jobs or without recall."""
@@ -263,10 +277,10 @@ class PersonaWorker:
 
     @staticmethod
     def _context(
-        job: PersonaJob, history: list[InboundMessage], tasks: list[ActiveTask], memories: list[str]
+        job: PersonaJob, conversation: list[str], tasks: list[ActiveTask], memories: list[str]
     ) -> Context:
         task = next((t for t in tasks if t.channel == job.channel), None)
-        return Context(history, task, memories)
+        return Context(conversation, task, memories)
 
     async def _reply(self, job: PersonaJob, context: Context) -> str:
         assert job.message is not None, "a reply job carries its message"
@@ -275,7 +289,7 @@ class PersonaWorker:
         prompt = reply_prompt(
             self.persona,
             job.channel,
-            context.history,
+            context.conversation,
             job.message,
             context.task,
             context.memories,
@@ -295,7 +309,9 @@ class PersonaWorker:
             index.add(number, text)
         avoid: list[str] = []
         for _attempt in range(2):
-            prompt = speech_prompt(self.persona, job.channel, context.history, context.task, avoid)
+            prompt = speech_prompt(
+                self.persona, job.channel, context.conversation, context.task, avoid
+            )
             text = await self.model.complete(prompt)
             matches = index.find(text)
             if not matches:

@@ -94,13 +94,32 @@ def _data(items: Iterable[Mapping[str, object]]) -> str:
     return "\n".join(data_line(item) for item in items)
 
 
-def conversation(history: Sequence[InboundMessage], limit_chars: int = 4000) -> list[str]:
-    """The channel's messages as data lines, trimmed from the oldest end to fit."""
-    lines = [
-        data_line({"type": "message", "author": m.author_name, "text": message_text(m)})
-        for m in history
-        if not m.is_empty
-    ]
+def conversation_line(message: InboundMessage) -> str | None:
+    """``message`` as one line of the conversation a prompt shows; None if it shows nothing.
+
+    A message's line never changes, so the router writes it once, as the message arrives,
+    and a reply's job carries the lines of the channel's latest messages.
+    """
+    if message.is_empty:
+        return None
+    return data_line(
+        {"type": "message", "author": message.author_name, "text": message_text(message)}
+    )
+
+
+def conversation_lines(
+    history: Iterable[InboundMessage], leave_out: int | None = None
+) -> list[str]:
+    """The lines of ``history`` in its order, without the message whose id is ``leave_out``."""
+    lines = []
+    for message in history:
+        if message.message_id != leave_out and (line := conversation_line(message)) is not None:
+            lines.append(line)
+    return lines
+
+
+def fit_conversation(lines: Sequence[str], limit_chars: int = 4000) -> list[str]:
+    """The conversation's lines, oldest first, trimmed from the oldest end to fit."""
     kept: list[str] = []
     used = 0
     for line in reversed(lines):
@@ -127,17 +146,18 @@ def _instructions(persona: Persona, ask: str) -> str:
 def reply_prompt(
     persona: Persona,
     channel: str,
-    history: Sequence[InboundMessage],
+    conversation: Sequence[str],
     message: InboundMessage,
     task: ActiveTask | None,
     memories: Sequence[str] = (),
     attachments: Sequence[Reading] = (),
 ) -> Prompt:
-    """Ask ``persona`` to answer ``message`` in the light of the channel's history.
+    """Ask ``persona`` to answer ``message`` in the light of the channel's conversation.
 
-    ``attachments`` are what was read of the message's attachments (and what was not).
+    ``conversation`` holds the lines (:func:`conversation_line`) of the channel's latest
+    messages before ``message``, oldest first; ``attachments`` are what was read of the
+    message's attachments (and what was not).
     """
-    earlier = [m for m in history if m.message_id != message.message_id]
     head: list[Mapping[str, object]] = [_channel(channel)]
     if task is not None:
         head.append(_task(task))
@@ -145,7 +165,12 @@ def reply_prompt(
     # The message to answer comes last: models weigh the end of a prompt most.
     answer = {"type": "reply_to", "author": message.author_name, "text": message_text(message)}
     attached, images = _attachment_items(attachments)
-    lines = [_data(head), *conversation(earlier), *map(data_line, attached), data_line(answer)]
+    lines = [
+        _data(head),
+        *fit_conversation(conversation),
+        *map(data_line, attached),
+        data_line(answer),
+    ]
     user = "\n".join(lines)
     ask = (
         '最後の "reply_to" のメッセージに、その author に向けて直接返答して。'
@@ -177,11 +202,15 @@ def _attachment_items(
 def speech_prompt(
     persona: Persona,
     channel: str,
-    history: Sequence[InboundMessage],
+    conversation: Sequence[str],
     task: ActiveTask | None,
     avoid: Sequence[str] = (),
 ) -> Prompt:
-    """Ask ``persona`` for one unprompted line that moves the channel's conversation on."""
+    """Ask ``persona`` for one unprompted line that moves the channel's conversation on.
+
+    ``conversation`` holds the lines (:func:`conversation_line`) of the channel's latest
+    messages, oldest first.
+    """
     if task is not None:
         ask = '"task" のタスクを前に進める発言を1つして。'
     elif channel == "lounge":
@@ -192,7 +221,7 @@ def speech_prompt(
         ask += '\n"own_recent_line" と同じ内容は避けて、別の話題か別の角度で話して。'
     head = _data([_channel(channel), *({"type": "own_recent_line", "text": t} for t in avoid)])
     # What to talk about comes last: the conversation so far, then the task itself.
-    lines = [head, *conversation(history)]
+    lines = [head, *fit_conversation(conversation)]
     if task is not None:
         lines.append(data_line(_task(task)))
     return Prompt(_instructions(persona, ask), "\n".join(lines))

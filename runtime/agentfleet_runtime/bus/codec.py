@@ -21,10 +21,11 @@ from agentfleet_runtime.brain.messages import (
 )
 
 FIELD = "data"
-RECENT_FIELD = "recent"
-"""A reply job's entry also carries its channel's latest messages (a JSON array, newest
-first) and every channel's task (a JSON array of channel, record pairs): what the prompt
-is written from, as the router knew them when it queued the job."""
+CONVERSATION_FIELD = "conversation"
+"""A reply job's entry also carries the conversation before the message it answers (the
+prompt's line of each of the channel's latest messages, oldest first, one per line: see
+:func:`encode_conversation`) and every channel's task (a JSON array of channel, record
+pairs): what the prompt is written from, as the router knew them when it queued the job."""
 TASKS_FIELD = "tasks"
 
 
@@ -77,9 +78,14 @@ def decode_message(raw: str | bytes) -> InboundMessage:
     return _message_from(orjson.loads(raw))
 
 
-def decode_messages(raw: str | bytes) -> list[InboundMessage]:
-    """Read back a JSON array of inbound messages, as a reply's job carries one."""
-    return [_message_from(data) for data in orjson.loads(raw)]
+def encode_conversation(lines: list[str]) -> str:
+    """Join a conversation's lines for a job's entry; a prompt line holds no line break."""
+    return "\n".join(lines)
+
+
+def decode_conversation(raw: str) -> list[str]:
+    """The lines :func:`encode_conversation` joined."""
+    return raw.split("\n") if raw else []
 
 
 def encode_job(job: PersonaJob) -> str:

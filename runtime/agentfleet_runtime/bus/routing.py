@@ -6,10 +6,11 @@ queues the chosen personas' jobs and acknowledges the entry. A crash at any poin
 did all of it or none of it, and a redelivered message (a Discord replay, a restarted pod)
 finds its marker and is only acknowledged.
 
-Each job goes out with what its prompt is written from: the channel's latest messages
-(this one included), which the router keeps in memory as it sees them (see
-agentfleet_runtime.memory.window), and the tasks, which the script reads. The persona's
-worker then starts generating without a round trip of its own to Redis.
+Each job goes out with what its prompt is written from: the conversation before the
+message, the prompt's line of each of the channel's latest messages, which the router
+keeps in memory as it sees them (see agentfleet_runtime.memory.window), and the tasks,
+which the script reads. The persona's worker then starts generating without a round trip
+of its own to Redis.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ from agentfleet_runtime.brain.messages import InboundMessage, JobKind, PersonaJo
 from agentfleet_runtime.brain.router import FleetDirectory, route
 from agentfleet_runtime.brain.tasks import is_task_command
 from agentfleet_runtime.bus.codec import (
+    CONVERSATION_FIELD,
     FIELD,
-    RECENT_FIELD,
     TASKS_FIELD,
     decode_message,
+    encode_conversation,
     encode_job,
     encode_message,
 )
@@ -175,7 +177,7 @@ class Router:
             return
         jobs = await self.jobs_for(message)
         encoded = encode_message(message)
-        carried = await self._carried(message, encoded) if jobs else ""
+        conversation = await self._conversation(message) if jobs else ""
         day = local_day(message.created_at, self.config.zone)
         first = await self._script(
             keys=[
@@ -195,15 +197,15 @@ class Router:
                 day,
                 len(jobs),
                 QUEUE_MAXLEN,
-                carried,
-                RECENT_FIELD,
+                conversation,
+                CONVERSATION_FIELD,
                 TASKS_FIELD,
                 *[encode_job(job) for job in jobs],
             ],
         )
         # Also when not first: a post its worker recorded before it came this way is news
         # to the window, and a message the window holds already is not added twice.
-        self._windows.add(message, encoded)
+        self._windows.add(message)
         if first and not message.author_is_bot:
             channel = self.config.directory.channel_names.get(message.channel_id, "other")
             MESSAGES_RECEIVED.labels(channel=channel).inc()
@@ -214,12 +216,12 @@ class Router:
                 ",".join(job.persona for job in jobs) or "nobody",
             )
 
-    async def _carried(self, message: InboundMessage, encoded: str) -> str:
-        """The channel's latest messages, ``message`` last, as its jobs carry them."""
+    async def _conversation(self, message: InboundMessage) -> str:
+        """The conversation before ``message``, as its jobs carry it."""
         if self._windows.needs_reading(message.channel_id):
-            recent = await self._hot.recent_encoded(message.channel_id)
-            self._windows.read(message.channel_id, recent)
-        return self._windows.carried(message, encoded, time.time())
+            latest = await self._hot.recent(message.channel_id)
+            self._windows.read(message.channel_id, latest)
+        return encode_conversation(self._windows.conversation(message, time.time()))
 
     async def note_own_post(self, message: InboundMessage) -> bool:
         """Whether ``message`` is one of our personas' posts, noting who spoke last if so.
@@ -235,7 +237,7 @@ class Router:
         if speaker is None or channel is None:
             return False
         (await self.last_speakers())[channel] = speaker
-        self._windows.add(message, encode_message(message))
+        self._windows.add(message)
         return True
 
     async def last_speakers(self) -> dict[str, str]:

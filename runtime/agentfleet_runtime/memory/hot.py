@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from agentfleet_runtime.brain.messages import InboundMessage
-from agentfleet_runtime.bus.codec import FIELD, decode_message, decode_messages, encode_message
+from agentfleet_runtime.bus.codec import FIELD, decode_message, encode_message
 from agentfleet_runtime.bus.keys import FleetKeys
 
 RECENT_MESSAGES = 20
@@ -95,11 +95,6 @@ def decode_recent(entries: Any) -> list[InboundMessage]:
     return [decode_message(fields[FIELD.encode()]) for _id, fields in reversed(entries)]
 
 
-def decode_carried_recent(raw: str) -> list[InboundMessage]:
-    """The messages a job carries (the router lists them newest first), oldest first."""
-    return decode_messages(raw)[::-1]
-
-
 class HotMemory:
     """Reads recent channel history and whole days of messages from Redis."""
 
@@ -113,11 +108,6 @@ class HotMemory:
             self.queue_recent(pipe, channel_id, limit)
             (entries,) = await pipe.execute()
         return decode_recent(entries)
-
-    async def recent_encoded(self, channel_id: int) -> list[str]:
-        """The JSON of the channel's last :data:`RECENT_MESSAGES` messages, oldest first."""
-        entries: Any = await self.redis.xrevrange(self.keys.hot(channel_id), count=RECENT_MESSAGES)
-        return [fields[FIELD.encode()].decode() for _id, fields in reversed(entries)]
 
     def queue_recent(self, pipe: Pipeline, channel_id: int, limit: int = RECENT_MESSAGES) -> None:
         """Queue :meth:`recent`'s read on ``pipe`` beside others (see :func:`decode_recent`)."""

@@ -10,8 +10,11 @@ personas' posts as Reception notes them), so it keeps the same few messages itse
 * A channel's window is read from hot memory the first time it is needed, and again
   once it is :data:`TRUST_SECONDS` old, so a post Reception did not see (its gateway was
   reconnecting) is in the prompts again within minutes.
-* Messages are kept as the JSON hot memory holds, and carried as that JSON; a message
-  already in the window (a redelivery) is not added twice.
+* Each message is kept as the line a prompt's conversation shows
+  (:func:`~agentfleet_runtime.brain.prompts.conversation_line`), written once as it
+  arrives: a message is in the prompts of the next twenty replies in its channel, and
+  their workers take the lines as they are. A message already in the window (a
+  redelivery) is not added twice.
 * A message older than hot memory's 24 hours is left out, as hot memory drops it.
 
 Pure bookkeeping with no I/O: the router reads hot memory and feeds the window.
@@ -24,9 +27,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-import orjson
-
 from agentfleet_runtime.brain.messages import InboundMessage
+from agentfleet_runtime.brain.prompts import conversation_line
 from agentfleet_runtime.memory.hot import HOT_WINDOW, RECENT_MESSAGES
 
 TRUST_SECONDS = 300.0
@@ -37,7 +39,12 @@ TRUST_SECONDS = 300.0
 class _Kept:
     message_id: int
     created_at: float
-    encoded: str
+    line: str | None
+    """None for a message a prompt does not show (nothing visible in it)."""
+
+    @classmethod
+    def of(cls, message: InboundMessage) -> _Kept:
+        return cls(message.message_id, message.created_at, conversation_line(message))
 
 
 @dataclass(slots=True)
@@ -58,35 +65,38 @@ class RecentWindows:
         window = self._windows.get(channel_id)
         return window is None or self._clock() - window.read_at > TRUST_SECONDS
 
-    def read(self, channel_id: int, encoded: Iterable[str]) -> None:
+    def read(self, channel_id: int, latest: Iterable[InboundMessage]) -> None:
         """Start the channel's window from hot memory's latest messages, oldest first."""
         window = _Window(read_at=self._clock())
-        for raw in encoded:
-            data = orjson.loads(raw)
-            window.kept.append(_Kept(data["message_id"], data["created_at"], raw))
+        window.kept.extend(_Kept.of(message) for message in latest)
         self._windows[channel_id] = window
 
-    def add(self, message: InboundMessage, encoded: str) -> None:
-        """Keep ``message`` (its hot-memory JSON ``encoded``) if its channel's window is read.
+    def add(self, message: InboundMessage) -> None:
+        """Keep ``message`` if its channel's window is read.
 
         A channel not read yet is left alone: reading it will find the message there.
         """
         window = self._windows.get(message.channel_id)
         if window is not None and not _holds(window, message.message_id):
-            window.kept.append(_Kept(message.message_id, message.created_at, encoded))
+            window.kept.append(_Kept.of(message))
 
-    def carried(self, message: InboundMessage, encoded: str, now: float) -> str:
-        """The window with ``message`` last, as the JSON array a job carries: newest first.
+    def conversation(self, message: InboundMessage, now: float) -> list[str]:
+        """The lines of the channel's latest messages before ``message``, oldest first.
 
-        ``now`` is Unix time; messages older than hot memory's 24 hours are left out.
+        ``message`` counts as one of the latest, as in hot memory, which holds it by the
+        time its reply is written. ``now`` is Unix time; messages older than hot memory's
+        24 hours are left out.
         """
         window = self._windows.get(message.channel_id)
         kept = list(window.kept) if window is not None else []
         if window is None or not _holds(window, message.message_id):
-            kept.append(_Kept(message.message_id, message.created_at, encoded))
+            kept.append(_Kept(message.message_id, message.created_at, None))
         since = now - HOT_WINDOW
-        latest = [k.encoded for k in reversed(kept[-RECENT_MESSAGES:]) if k.created_at >= since]
-        return "[" + ",".join(latest) + "]"
+        return [
+            k.line
+            for k in kept[-RECENT_MESSAGES:]
+            if k.line is not None and k.message_id != message.message_id and k.created_at >= since
+        ]
 
 
 def _holds(window: _Window, message_id: int) -> bool:
