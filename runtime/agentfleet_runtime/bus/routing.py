@@ -203,6 +203,10 @@ class Router:
                 *[encode_job(job) for job in jobs],
             ],
         )
+        if jobs:
+            # A worker in this process may have its job already: let it start on the reply
+            # before the bookkeeping below, which no one waits for.
+            await asyncio.sleep(0)
         # Also when not first: a post its worker recorded before it came this way is news
         # to the window, and a message the window holds already is not added twice.
         self._windows.add(message)
