@@ -186,8 +186,8 @@ class PersonaWorker:
 
         The last speaker is noted only when something was posted; a report's posting time
         is what Reception serves as the day's report outcome, since posted, not queued, is
-        what people see. A reply's entry carries kilobytes of history never read again, so
-        it goes with the acknowledgement.
+        what people see. A reply's entry carries kilobytes of conversation never read again,
+        so it goes with the acknowledgement.
         """
         record_keys, record_args = record_operands(self.keys, posted, self.zone)
         spoke = content is not None
