@@ -78,10 +78,12 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         r"\[(MET|NOT MET)\] per-role: p95 overhead ≤ 1\.3x the floor's",
         # --trace: the in-process fleet's replies, stage by stage, and the floor's.
         r"^all-in-one: where [1-9]\d* replies spent their time",
-        rf"^\s+router: record, route, queue\s+p50\s+{NUMBER}\s+p90\s+{NUMBER}$",
+        r"^\s+p50\s+p90\s+slowest 5 %, mean$",
+        rf"^\s+router: record, route, queue\s+p50\s+{NUMBER}\s+p90\s+{NUMBER}\s+{NUMBER}$",
         rf"^\s+Gemini request \(model's time included\)\s+p50\s+{NUMBER}",
         r"^floor: where [1-9]\d* replies spent their time",
-        rf"^\s+\(router starts → worker starts the job\)\s+p50\s+{NUMBER}\s+p90\s+{NUMBER}$",
+        rf"^\s+\(router starts → worker starts the job\)\s+p50\s+{NUMBER}\s+p90"
+        rf"\s+{NUMBER}\s+{NUMBER}$",
     ),
 }
 #: Options a benchmark takes besides ``--quick``, so that what they print is checked too.
