@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from agentfleet_runtime.observability import health
+from agentfleet_runtime.observability import health, logs
 from agentfleet_runtime.observability.health import CheckResult, HealthServer
 from agentfleet_runtime.observability.logs import REDACTED, WRITE_DELAY_SECONDS, configure_logging
 from agentfleet_runtime.observability.metrics import MESSAGES_RECEIVED, REGISTRY
@@ -262,6 +262,32 @@ async def test_logging_set_up_again_while_a_line_waits_writes_it_where_it_was_lo
     assert "the first" in written_before and "the second" in written_after
     assert "the first" not in written_after
     assert failures == []
+
+
+async def test_the_log_file_rotates_at_its_size_and_keeps_every_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines written in batches still rotate the file near its limit, and none is lost."""
+    limit = 2_000
+    monkeypatch.setattr(logs, "LOG_FILE_MAX_BYTES", limit)
+    log_file = tmp_path / "logs" / "discord_agent.log"
+    configure_logging("INFO", str(log_file))
+    log = logging.getLogger("agentfleet_runtime.test")
+    try:
+        for number in range(60):
+            log.info("processed successfully %03d", number)
+            if number % 6 == 5:  # a batch of six lines, written after the delay
+                await asyncio.sleep(WRITE_DELAY_SECONDS * 2)
+    finally:
+        for handler in logging.getLogger().handlers:
+            handler.close()
+        logging.getLogger().handlers.clear()
+    files = sorted(log_file.parent.iterdir(), key=lambda f: f.name)
+    assert [f.name for f in files][:2] == ["discord_agent.log", "discord_agent.log.1"]
+    lines = [line for f in files for line in f.read_text(encoding="utf-8").splitlines()]
+    batch = 6 * max(len(line.encode()) + 1 for line in lines)
+    assert all(f.stat().st_size < limit + batch for f in files)
+    assert sorted(int(line.rsplit(" ", 1)[1]) for line in lines) == list(range(60))
 
 
 def test_an_unwritable_log_file_degrades_to_stdout_with_a_warning(

@@ -14,9 +14,10 @@ import logging
 import logging.handlers
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from agentfleet_runtime.contract import CREDENTIAL_PATTERNS
 
@@ -27,6 +28,11 @@ REDACTED = "[REDACTED]"
 _SECRET_SHAPES = re.compile(
     "|".join([*CREDENTIAL_PATTERNS, r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"])  # user:password@
 )
+
+LOG_FILE_MAX_BYTES = 20 * 1024 * 1024
+"""The log file is rotated once it reaches this size."""
+LOG_FILE_BACKUPS = 5
+"""Rotated files kept beside it (``discord_agent.log.1`` … ``.5``)."""
 
 LEVEL_NAMES = {"WARNING": "WARN"}
 """docs/operations.md greps ``ERROR|WARN``; WARN reads the same and matches either spelling."""
@@ -85,6 +91,81 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
+def _lines(handler: logging.Handler, records: Sequence[logging.LogRecord]) -> str:
+    """``records`` formatted by ``handler``, one per line; a record that fails is reported."""
+    lines: list[str] = []
+    for record in records:
+        try:
+            lines.append(handler.format(record) + "\n")
+        except Exception:
+            handler.handleError(record)
+    return "".join(lines)
+
+
+class StdoutHandler(logging.StreamHandler[TextIO]):
+    """Writes to a stream, a batch of lines with one write and one flush.
+
+    The standard handler flushes after every line: a system call for each of the lines a
+    reply logs, where :class:`DeferredHandler` hands over several at once.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write one record (how records logged outside a batch arrive)."""
+        self.write_batch([record])
+
+    def write_batch(self, records: Sequence[logging.LogRecord]) -> None:
+        """Write ``records`` and flush once."""
+        text = _lines(self, records)
+        if not text:
+            return
+        self.acquire()
+        try:
+            self.stream.write(text)
+            self.flush()
+        except Exception:
+            self.handleError(records[-1])
+        finally:
+            self.release()
+
+
+class LogFileHandler(logging.handlers.RotatingFileHandler):
+    """The rotating log file, written a batch of lines at a time.
+
+    The standard handler decides on rotation before each line by formatting the line a
+    second time and asking the filesystem twice whether the path is a regular file: about
+    half of what logging cost a reply. This one formats each line once and looks at the
+    file's size after each batch, so a file may outgrow ``maxBytes`` by one batch before it
+    is rotated. Something other than a regular file (``/dev/stdout``, a pipe) is never
+    rotated, as with the standard handler.
+    """
+
+    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+        super().__init__(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        self._rotates = max_bytes > 0 and path.is_file()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write one record (how records logged outside a batch arrive)."""
+        self.write_batch([record])
+
+    def write_batch(self, records: Sequence[logging.LogRecord]) -> None:
+        """Write ``records``, flush once, and rotate if the file has grown too large."""
+        text = _lines(self, records)
+        if not text:
+            return
+        self.acquire()
+        try:
+            if self.stream is None:  # closed by a rotation that failed to reopen
+                self.stream = self._open()
+            self.stream.write(text)
+            self.flush()
+            if self._rotates and self.stream.tell() >= self.maxBytes:
+                self.doRollover()
+        except Exception:
+            self.handleError(records[-1])
+        finally:
+            self.release()
+
+
 WRITE_DELAY_SECONDS = 0.005
 """How long a line logged in the event loop may wait before it is written."""
 
@@ -105,7 +186,7 @@ class DeferredHandler(logging.Handler):
     the lines of its last few milliseconds.
     """
 
-    def __init__(self, targets: Iterable[logging.Handler]) -> None:
+    def __init__(self, targets: Iterable[StdoutHandler | LogFileHandler]) -> None:
         super().__init__()
         self.targets = tuple(targets)
         self._pending: list[logging.LogRecord] = []
@@ -126,8 +207,8 @@ class DeferredHandler(logging.Handler):
                     self._scheduled_on = loop
                     self._timer = loop.call_later(WRITE_DELAY_SECONDS, self._write_queued)
                 return
+        self._pending.append(record)
         self._write_pending()
-        self._write(record)
 
     def flush(self) -> None:
         """Write every queued record and flush the targets."""
@@ -159,13 +240,12 @@ class DeferredHandler(logging.Handler):
 
     def _write_pending(self) -> None:
         pending, self._pending = self._pending, []
-        for record in pending:
-            self._write(record)
-
-    def _write(self, record: logging.LogRecord) -> None:
+        if not pending:
+            return
         for target in self.targets:
-            if record.levelno >= target.level:
-                target.handle(record)
+            wanted = [r for r in pending if r.levelno >= target.level and target.filter(r)]
+            if wanted:
+                target.write_batch(wanted)
 
 
 def output_handlers() -> list[logging.Handler]:
@@ -178,8 +258,8 @@ def output_handlers() -> list[logging.Handler]:
 
 def configure_logging(level: str, log_file: str | None, secrets: Iterable[str] = ()) -> None:
     """Send logs to stdout as JSON and, when ``log_file`` is set, to a rotating file."""
-    targets: list[logging.Handler] = []
-    stdout = logging.StreamHandler(sys.stdout)
+    targets: list[StdoutHandler | LogFileHandler] = []
+    stdout = StdoutHandler(sys.stdout)
     stdout.setFormatter(JsonFormatter())
     targets.append(stdout)
     unwritable: OSError | None = None
@@ -209,11 +289,9 @@ def configure_logging(level: str, log_file: str | None, secrets: Iterable[str] =
         )
 
 
-def _file_handler(path: Path) -> logging.Handler:
+def _file_handler(path: Path) -> LogFileHandler:
     """The guide's rotating log file, in the familiar one-line text format."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=20 * 1024 * 1024, backupCount=5, encoding="utf-8"
-    )
+    handler = LogFileHandler(path, max_bytes=LOG_FILE_MAX_BYTES, backups=LOG_FILE_BACKUPS)
     handler.setFormatter(TextFormatter())
     return handler
