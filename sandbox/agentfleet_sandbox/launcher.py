@@ -42,8 +42,9 @@ SANDBOX_GEMINI_KEY = "sandbox-gemini-key"
 STATE_DIR = Path(".sandbox")
 THINKING_ENV = "SANDBOX_GEMINI_LATENCY_SECONDS"
 DEFAULT_THINKING_SECONDS = 0.8
-"""How long the Gemini stand-in thinks before answering: about a fast real model's time, so
-the page shows "… is typing" before each answer, as Discord would."""
+"""How long the Gemini stand-in thinks before answering: about a fast real model's time on a
+short reply, quick enough that no "… is typing" shows (a persona shows it once an answer
+takes over a second, as on Discord)."""
 
 
 def thinking_seconds(environ: dict[str, str]) -> float:

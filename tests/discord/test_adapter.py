@@ -621,7 +621,7 @@ async def test_four_supervised_clients_answer_a_mention_in_one_loop(
             name = ids.get(user_id)
             if name is not None:
                 async with posters[name].typing(message.channel_id):
-                    await asyncio.sleep(0.2)  # the LLM thinking
+                    await asyncio.sleep(TYPING_DELAY + 0.2)  # the LLM thinking
                     await posters[name].post(
                         OutboundMessage(
                             name,

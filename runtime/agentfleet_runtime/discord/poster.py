@@ -27,10 +27,12 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_LENGTH: Final = 2000
 #: Discord accepts nonces of at most 25 characters.
 NONCE_LENGTH: Final = 25
-#: How long a block runs before "typing…" is shown. Too short for a person to notice, and
-#: long enough that the indicator's request goes out after the LLM request, not before it
-#: on the reply's path; an answer ready sooner is posted without a flicker of "typing…".
-TYPING_DELAY: Final = 0.05
+#: How long a block runs before "typing…" is shown. Discord asks bots to show it only when
+#: an answer is expected to take a few seconds; a reply within about a second reads as
+#: immediate, and an indicator flickering for half a second before it is one more request
+#: against the bot's rate limits (and CPU) for nothing. A slower answer (a long reply, a
+#: retried request, a wait for the rate limiter) shows it from here on.
+TYPING_DELAY: Final = 1.0
 
 # Where a long text may be cut, best first. A cut inside the last half of the window only,
 # so no part is needlessly short.
