@@ -32,6 +32,11 @@ class RouterService(NamedTuple):
     desk: TaskDesk
 
 
+ROUTER_READ_AHEAD = 16
+"""Inbox entries the router reads while it handles one: it handles them strictly in order,
+and a message that arrives meanwhile then starts the moment the one before it is done,
+without a read of its own in between."""
+
 WORKER_CONCURRENCY = 64
 """Replies one persona prepares at once: while the LLM thinks for one person, others wait
 for nothing. The shared rate limiter, not this number, bounds the calls to Gemini. At 16,
@@ -45,7 +50,13 @@ def router_service(
     desk = TaskDesk(FleetState(redis, keys), config.channel_ids, config.task_role_id)
     router = Router(redis, keys, config, desk.jobs_for_typed)
     reader = StreamConsumer(
-        redis, keys.inbox, ROUTER_GROUP, consumer, router.handle, component="router"
+        redis,
+        keys.inbox,
+        ROUTER_GROUP,
+        consumer,
+        router.handle,
+        component="router",
+        read_ahead=ROUTER_READ_AHEAD,
     )
     return RouterService(reader, router, desk)
 

@@ -67,6 +67,7 @@ class StreamConsumer:
         batch: int = 16,
         claim_idle_ms: int = 30_000,
         concurrency: int = 1,
+        read_ahead: int = 0,
     ) -> None:
         self.redis = redis
         self.stream = stream
@@ -78,24 +79,36 @@ class StreamConsumer:
         self.batch = batch
         self.claim_idle_ms = claim_idle_ms
         self.concurrency = concurrency
+        self.read_ahead = read_ahead
+        """Entries read beyond those being handled, so the next one waits for no read."""
         self.connected = False
         self._failures = 0
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._waiting: dict[str, dict[str, str]] = {}
+        """Entries read and not yet started, in stream order."""
         self._handler_failed = False
+        self._stop = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; entries already started are finished first.
 
         Up to ``concurrency`` entries are handled at once (a persona answers several people
-        while the LLM thinks); with 1 they are handled strictly in stream order.
+        while the LLM thinks); with 1 they are handled strictly in stream order. Up to
+        ``read_ahead`` more are read while those run and start as soon as a handler is
+        free: an entry that arrives during another's handling then waits for no read of
+        its own. Entries read ahead and not started when the consumer stops stay pending,
+        and a restart reads them first.
         """
         rescan = True
+        self._stop = stop
         try:
             while not stop.is_set():
                 try:
                     if self._handler_failed:
-                        # The failed entry stays pending and is retried after a pause.
+                        # The failed entry stays pending and is retried after a pause, before
+                        # any entry read after it.
                         self._handler_failed = False
+                        self._waiting.clear()
                         rescan = True
                         await self._pause(stop)
                         continue
@@ -104,7 +117,12 @@ class StreamConsumer:
                         self._dispatch(await self._own_pending())
                         self._dispatch(await self._claim_abandoned())
                         rescan = False
-                    free = self.concurrency - len(self._inflight)
+                    free = (
+                        self.concurrency
+                        + self.read_ahead
+                        - len(self._inflight)
+                        - len(self._waiting)
+                    )
                     if free <= 0:
                         await asyncio.wait(
                             set(self._inflight.values()),
@@ -138,6 +156,7 @@ class StreamConsumer:
                     await self._down(stop, f"Redis error: {error}")
         except asyncio.CancelledError:
             # Killed, not stopped: abandon the work; its entries stay pending for a restart.
+            self._waiting.clear()
             for task in self._inflight.values():
                 task.cancel()
             raise
@@ -157,18 +176,28 @@ class StreamConsumer:
         return [item for item in result[1] if item[1]]
 
     def _dispatch(self, items: list[tuple[Any, Any]]) -> None:
-        """Start handling ``items``, skipping those already being handled."""
+        """Queue ``items`` in order, skipping those already queued or being handled."""
         for entry_id, fields in items:
             ident = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-            if ident in self._inflight:
-                # Re-read from the pending list while its first delivery is still running.
+            if ident in self._inflight or ident in self._waiting:
+                # Re-read from the pending list while its first delivery is still there.
                 continue
-            task = asyncio.create_task(self._handle(ident, _decode(fields)))
+            self._waiting[ident] = _decode(fields)
+        self._start_waiting()
+
+    def _start_waiting(self) -> None:
+        """Start the oldest waiting entries while fewer than ``concurrency`` run."""
+        while self._waiting and len(self._inflight) < self.concurrency:
+            if self._handler_failed or self._stop.is_set():
+                return
+            ident = next(iter(self._waiting))
+            task = asyncio.create_task(self._handle(ident, self._waiting.pop(ident)))
             self._inflight[ident] = task
             task.add_done_callback(functools.partial(self._finished, ident))
 
     def _finished(self, ident: str, _task: asyncio.Task[None]) -> None:
         self._inflight.pop(ident, None)
+        self._start_waiting()
 
     async def _handle(self, ident: str, fields: dict[str, str]) -> None:
         try:
