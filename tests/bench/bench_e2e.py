@@ -810,6 +810,46 @@ def print_split(results: dict[str, list[Phase]]) -> None:
         )
 
 
+def pooled(phases: list[Phase]) -> dict[tuple[int, float], list[Phase]]:
+    """A bot's levels grouped by their load (people, pause), in the order first met."""
+    groups: dict[tuple[int, float], list[Phase]] = {}
+    for phase in phases:
+        groups.setdefault((phase.users, phase.think), []).append(phase)
+    return groups
+
+
+def print_pooled(results: dict[str, list[Phase]]) -> None:
+    """With levels repeated, each bot's overheads at a load pooled over its rounds.
+
+    A p95 of 20 replies (one person's level) is the second slowest; pooled over three
+    rounds it is the third slowest of 60, a figure a single slow reply moves far less.
+    """
+    if all(len(group) == 1 for group in pooled(results[next(iter(results))]).values()):
+        return
+    print(
+        "\nRepeated levels pooled: every reply a bot gave at the same load over the rounds"
+        " (ms; 'x floor' the pooled p95 over the floor's pooled p95)."
+    )
+    header = (
+        f"{'bot':>16} {'people':>6} {'rounds':>6} {'msgs':>5} | {'overhead p50':>12}"
+        f" {'p95':>5} {'x floor':>7} | {'bot CPU':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    floors = pooled(results["floor"]) if "floor" in results else {}
+    for name, phases in results.items():
+        for load, group in pooled(phases).items():
+            overheads = [ms for phase in group for ms in phase.overheads_ms]
+            floor = [ms for phase in floors.get(load, []) for ms in phase.overheads_ms]
+            p95 = percentile(overheads, 0.95)
+            times_floor = ratio(p95, percentile(floor, 0.95)) if floor else math.nan
+            cpu = sum(p.bot_cpu_ms * p.messages for p in group) / sum(p.messages for p in group)
+            print(
+                f"{name:>16} {load[0]:>6} {len(group):>6} {len(overheads):>5} |"
+                f" {median(overheads):>12.1f} {p95:>5.1f} {times_floor:>7.2f} | {cpu:>7.1f}"
+            )
+
+
 def checks(results: dict[str, list[Phase]], memory: Memory) -> list[tuple[str, bool]]:
     """The targets, each with whether this run met it (printed, never asserted)."""
     found: list[tuple[str, bool]] = []
@@ -868,6 +908,7 @@ def print_report(
     )
     print_table(results)
     print_split(results)
+    print_pooled(results)
     for name, phases in results.items():
         stress = [p for p in phases if p.stress]
         if stress:

@@ -71,6 +71,11 @@ EXPECTED: dict[str, tuple[str, ...]] = {
             for bot in ("all-in-one", "per-role", "floor", "bare\\+sdk")
             for people in (1, 50)
         ),
+        # The level repeated: every bot's replies at one person pooled over its two rounds.
+        *(
+            rf"^\s*{bot}\s+1\s+2\s+\d+ \|\s+{NUMBER}\s+{NUMBER}\s+{NUMBER} \|\s+{NUMBER}$"
+            for bot in ("all-in-one", "floor")
+        ),
         rf"four clients connected {NUMBER} MB",
         rf"RSS of the per-role processes after the load: reception {NUMBER}",
         r"\[(MET|NOT MET)\] all-in-one: ≤ 1\.05 Gemini requests per reply",
@@ -87,7 +92,9 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     ),
 }
 #: Options a benchmark takes besides ``--quick``, so that what they print is checked too.
-OPTIONS: dict[str, tuple[str, ...]] = {"bench_e2e": ("--trace",)}
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "bench_e2e": ("--trace", "--levels", "1,10,50,stress,1"),
+}
 
 
 async def run_quick(name: str) -> tuple[int, str]:
