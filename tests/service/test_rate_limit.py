@@ -3,10 +3,15 @@
 import asyncio
 import contextlib
 import time
+from collections.abc import Coroutine
+from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
+from agentfleet_runtime.bus.streams import REDIS_DOWN
 from agentfleet_runtime.llm.rate_limit import LEASE_EXTRA_CALLS, RedisRateLimiter
+from tests.fixtures.redis import RedisServer
 
 
 async def test_two_processes_share_one_budget(redis_client: aioredis.Redis) -> None:
@@ -111,3 +116,59 @@ async def evalsha_calls(redis: aioredis.Redis) -> int:
     """How many scripts Redis has run, from its own command statistics."""
     stats = await redis.info("commandstats")
     return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+def answered_at_once(call: Coroutine[Any, Any, None]) -> bool:
+    """Whether ``call`` finished without waiting for anything (no round trip to Redis)."""
+    try:
+        call.send(None)
+    except StopIteration:
+        return True
+    call.close()
+    return False
+
+
+async def test_a_busy_process_never_waits_for_redis_after_its_first_call(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Half-way through a lease the next one is asked for in the background."""
+    limiter = RedisRateLimiter(redis_client, "af:test:gemini-calls", 1000)
+    await limiter.acquire()  # the first look at the window
+    for _ in range(5 * (1 + LEASE_EXTRA_CALLS)):
+        await asyncio.sleep(0.005)  # a reply's work, while a background look may run
+        assert answered_at_once(limiter.acquire())
+
+
+async def test_a_budget_half_used_is_not_leased_in_the_background(
+    redis_client: aioredis.Redis,
+) -> None:
+    """A lease asked for when the budget is no longer plentiful holds no slot."""
+    leaser, taker = (RedisRateLimiter(redis_client, "af:test:gemini-calls", 64) for _ in range(2))
+    await leaser.acquire()  # 1 call and a lease of 64 // 16 = 4
+    while await taker.in_use() < 40:
+        await taker.acquire()
+    before = await taker.in_use()
+    for _ in range(3):  # past half of the lease: the background look finds the budget used
+        assert answered_at_once(leaser.acquire())
+    await asyncio.sleep(0.05)
+    assert await taker.in_use() == before
+
+
+async def test_a_renewal_that_finds_redis_gone_only_warns(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        limiter = RedisRateLimiter(client, "af:test:gemini-calls", 1000)
+        await limiter.acquire()
+        redis_server.stop()
+        for _ in range(LEASE_EXTRA_CALLS):  # the leased calls, one renewal failing meanwhile
+            assert answered_at_once(limiter.acquire())
+            await asyncio.sleep(0.01)
+        assert "lease not renewed" in caplog.text
+        with pytest.raises(REDIS_DOWN):  # no lease left: the caller learns Redis is gone
+            await limiter.acquire()
+        redis_server.start()
+        await limiter.acquire()
+    finally:
+        await client.aclose()

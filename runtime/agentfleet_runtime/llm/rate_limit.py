@@ -9,7 +9,10 @@ While most of the budget is free, one look at the window admits a few calls at o
 lease), so a busy process asks Redis once every few calls instead of before each, a round
 trip on every reply's path. A lease is short and small, and its calls are counted as made
 at the moment the lease runs out, so each falls inside the windows that counted it; calls
-leased and never made only hold their place until then.
+leased and never made only hold their place until then. Once half of a lease is used, the
+next is asked for in the background, so a busy process's calls wait for Redis only when
+the budget is no longer plentiful. Leases are kept apart: a call is taken from the open
+lease that ends first, and never after its own lease's end.
 """
 
 from __future__ import annotations
@@ -18,35 +21,45 @@ import asyncio
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from agentfleet_runtime.bus.streams import REDIS_DOWN
 from agentfleet_runtime.observability.metrics import GEMINI_BUDGET_REMAINING
 
 log = logging.getLogger(__name__)
 
+# ARGV: window (ms), limit, a token naming the calls, most extra calls, lease (ms), and '1'
+# to admit a call now or '0' only to lease. Returns {ms to wait, calls in the window, extra
+# calls leased}.
 _ACQUIRE = """
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local window = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local lease_ms = tonumber(ARGV[5])
+local asked = ARGV[6] == '1' and 1 or 0
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms - window)
 local used = redis.call('ZCARD', KEYS[1])
-if used < limit then
-  redis.call('ZADD', KEYS[1], now_ms, ARGV[3])
-  local extra = 0
-  if used * 2 < limit then
-    extra = math.min(tonumber(ARGV[4]), math.floor((limit - used) / 16))
-  end
-  for i = 1, extra do
-    redis.call('ZADD', KEYS[1], now_ms + lease_ms, ARGV[3] .. ':' .. i)
-  end
-  redis.call('PEXPIRE', KEYS[1], window + lease_ms)
-  return {0, used + 1 + extra, extra}
+if used + asked > limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {tonumber(oldest[2]) + window - now_ms, used, 0}
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {tonumber(oldest[2]) + window - now_ms, used, 0}
+if asked == 1 then
+  redis.call('ZADD', KEYS[1], now_ms, ARGV[3])
+end
+local extra = 0
+if used * 2 < limit then
+  extra = math.min(tonumber(ARGV[4]), math.floor((limit - used) / 16))
+end
+for i = 1, extra do
+  redis.call('ZADD', KEYS[1], now_ms + lease_ms, ARGV[3] .. ':' .. i)
+end
+if asked + extra > 0 then
+  redis.call('PEXPIRE', KEYS[1], window + lease_ms)
+end
+return {0, used + asked + extra, extra}
 """
 
 LEASE_EXTRA_CALLS = 7
@@ -69,6 +82,15 @@ return redis.call('ZCOUNT', KEYS[1], now_ms - tonumber(ARGV[1]), '+inf')
 """
 
 
+@dataclass(slots=True)
+class _Lease:
+    """Calls admitted ahead: how many are left, and until when they may be made."""
+
+    left: int
+    ends: float
+    """``time.monotonic()`` of the lease's end, which Redis's counts them at."""
+
+
 class RedisRateLimiter:
     """Admits at most ``per_minute`` calls in any 60-second window, across processes."""
 
@@ -81,30 +103,75 @@ class RedisRateLimiter:
         self.window_ms = window_ms
         self._script = redis.register_script(_ACQUIRE)
         self._in_use = redis.register_script(_IN_USE)
-        self._leased = 0
-        self._lease_ends = 0.0
+        self._leases: list[_Lease] = []
+        self._granted = 0
+        """Extra calls the latest look at the window leased: none while the budget is not
+        plentiful, and then no lease is asked for in the background."""
+        self._renewal: asyncio.Task[None] | None = None
 
     async def acquire(self) -> None:
         """Wait until a call is allowed, then count it."""
-        if self._leased and time.monotonic() < self._lease_ends:
-            self._leased -= 1
+        lease = self._open_lease()
+        if lease is not None:
+            lease.left -= 1
+            self._renew_if_low()
             return
-        token = uuid.uuid4().hex
-        lease_ms = int(LEASE_SECONDS * 1000)
         while True:
-            asked = time.monotonic()
-            wait, used, extra = await self._script(
-                keys=[self.key],
-                args=[self.window_ms, self.per_minute, token, LEASE_EXTRA_CALLS, lease_ms],
-            )
-            self._observe(int(used))
-            wait_ms = int(wait)
+            wait_ms = await self._look(ask=True)
             if wait_ms <= 0:
-                # Measured from before the request: the lease ends here no later than in Redis.
-                self._leased, self._lease_ends = int(extra), asked + LEASE_SECONDS
                 return
             log.info("Gemini rate limit reached; waiting %.1fs", wait_ms / 1000)
             await asyncio.sleep(max(wait_ms, 10) / 1000)
+
+    def _open_lease(self) -> _Lease | None:
+        """The open lease with calls left that ends first, dropping those spent or over."""
+        now = time.monotonic()
+        self._leases = [lease for lease in self._leases if lease.left and lease.ends > now]
+        return min(self._leases, key=lambda lease: lease.ends, default=None)
+
+    def _renew_if_low(self) -> None:
+        """Ask for the next lease in the background once half of the last one is used."""
+        if self._renewal is not None or not self._granted:
+            return
+        if 2 * sum(lease.left for lease in self._leases) > self._granted:
+            return
+        self._renewal = asyncio.create_task(self._renew())
+
+    async def _renew(self) -> None:
+        try:
+            await self._look(ask=False)
+        except REDIS_DOWN as error:
+            # The next call that finds no lease asks Redis itself, and says so if it fails.
+            log.warning("WARN Gemini rate limit lease not renewed: %s", error.__class__.__name__)
+            self._granted = 0
+        finally:
+            self._renewal = None
+
+    async def _look(self, *, ask: bool) -> int:
+        """One look at the window: admit a call if ``ask``, and lease what may be leased.
+
+        Returns how long to wait before asking again (ms) when the call was not admitted.
+        """
+        asked = time.monotonic()
+        wait, used, extra = await self._script(
+            keys=[self.key],
+            args=[
+                self.window_ms,
+                self.per_minute,
+                uuid.uuid4().hex,
+                LEASE_EXTRA_CALLS,
+                int(LEASE_SECONDS * 1000),
+                1 if ask else 0,
+            ],
+        )
+        self._observe(int(used))
+        wait_ms = int(wait)
+        if wait_ms <= 0:
+            self._granted = int(extra)
+            if extra:
+                # Measured from before the request: the lease ends here no later than in Redis.
+                self._leases.append(_Lease(int(extra), asked + LEASE_SECONDS))
+        return wait_ms
 
     async def in_use(self) -> int:
         """Calls counted in the current window, by every process of the fleet."""
