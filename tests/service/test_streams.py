@@ -40,6 +40,23 @@ async def delivered(redis: aioredis.Redis, stream: str) -> int:
     return int(summary["pending"])
 
 
+async def new_stream(redis: aioredis.Redis) -> str:
+    """A stream of its own for the test, with the consumers' group."""
+    stream = f"af:test:{uuid.uuid4().hex}"
+    await ensure_group(redis, stream, "g")
+    return stream
+
+
+async def add_while_the_first_is_held(
+    redis: aioredis.Redis, stream: str, first_started: asyncio.Event, *more: str
+) -> None:
+    """Add entry "1", then, once its handler holds it, ``more``; return when all are read."""
+    await add(redis, stream, "1")
+    await asyncio.wait_for(first_started.wait(), 5)
+    await add(redis, stream, *more)
+    await until(lambda: _equals(delivered(redis, stream), 1 + len(more)))
+
+
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
         while not await check():
@@ -51,8 +68,7 @@ async def test_entries_arriving_during_a_handler_are_read_at_once_and_handled_in
 ) -> None:
     """While one entry is handled, the next ones are already read (pending on the consumer),
     and they are handled one at a time, in the stream's order."""
-    stream = f"af:test:{uuid.uuid4().hex}"
-    await ensure_group(redis_client, stream, "g")
+    stream = await new_stream(redis_client)
     first_started, release = asyncio.Event(), asyncio.Event()
     handled: list[str] = []
     running = 0
@@ -71,10 +87,7 @@ async def test_entries_arriving_during_a_handler_are_read_at_once_and_handled_in
         await redis_client.xack(stream, "g", entry_id)
 
     async with consuming(redis_client, stream, handle):
-        await add(redis_client, stream, "1")
-        await asyncio.wait_for(first_started.wait(), 5)
-        await add(redis_client, stream, "2", "3", "4")
-        await until(lambda: _equals(delivered(redis_client, stream), 4))
+        await add_while_the_first_is_held(redis_client, stream, first_started, "2", "3", "4")
         assert handled == []  # read, and waiting for the first
         release.set()
         await until(lambda: _equals(delivered(redis_client, stream), 0))
@@ -85,8 +98,7 @@ async def test_entries_arriving_during_a_handler_are_read_at_once_and_handled_in
 async def test_after_a_failed_entry_none_read_after_it_is_handled_before_its_retry(
     redis_client: aioredis.Redis,
 ) -> None:
-    stream = f"af:test:{uuid.uuid4().hex}"
-    await ensure_group(redis_client, stream, "g")
+    stream = await new_stream(redis_client)
     first_started, release = asyncio.Event(), asyncio.Event()
     attempts: list[str] = []
 
@@ -99,10 +111,7 @@ async def test_after_a_failed_entry_none_read_after_it_is_handled_before_its_ret
         await redis_client.xack(stream, "g", entry_id)
 
     async with consuming(redis_client, stream, handle):
-        await add(redis_client, stream, "1")
-        await asyncio.wait_for(first_started.wait(), 5)
-        await add(redis_client, stream, "2", "3")
-        await until(lambda: _equals(delivered(redis_client, stream), 3))
+        await add_while_the_first_is_held(redis_client, stream, first_started, "2", "3")
         release.set()
         await until(lambda: _equals(delivered(redis_client, stream), 0))
     assert attempts == ["1", "1", "2", "3"]
@@ -111,8 +120,7 @@ async def test_after_a_failed_entry_none_read_after_it_is_handled_before_its_ret
 async def test_entries_read_ahead_at_a_stop_are_handled_by_the_next_start(
     redis_client: aioredis.Redis,
 ) -> None:
-    stream = f"af:test:{uuid.uuid4().hex}"
-    await ensure_group(redis_client, stream, "g")
+    stream = await new_stream(redis_client)
     first_started, release = asyncio.Event(), asyncio.Event()
     handled: list[str] = []
 
@@ -124,10 +132,7 @@ async def test_entries_read_ahead_at_a_stop_are_handled_by_the_next_start(
         await redis_client.xack(stream, "g", entry_id)
 
     async with consuming(redis_client, stream, handle):
-        await add(redis_client, stream, "1")
-        await asyncio.wait_for(first_started.wait(), 5)
-        await add(redis_client, stream, "2", "3")
-        await until(lambda: _equals(delivered(redis_client, stream), 3))
+        await add_while_the_first_is_held(redis_client, stream, first_started, "2", "3")
         release.set()  # the stop below lets the started entry finish, and starts no other
     assert handled == ["1"]
     assert await delivered(redis_client, stream) == 2

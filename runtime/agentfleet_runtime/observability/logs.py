@@ -14,7 +14,7 @@ import logging
 import logging.handlers
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -91,15 +91,29 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
-def _lines(handler: logging.Handler, records: Sequence[logging.LogRecord]) -> str:
-    """``records`` formatted by ``handler``, one per line; a record that fails is reported."""
+def _write_batch(
+    handler: logging.Handler, records: Sequence[logging.LogRecord], write: Callable[[str], None]
+) -> None:
+    """Format ``records`` with ``handler``, one per line, and ``write`` them as one block.
+
+    A record that cannot be formatted, or a write that fails, is reported the way logging
+    reports its own failures, and never raised to the code that logged.
+    """
     lines: list[str] = []
     for record in records:
         try:
             lines.append(handler.format(record) + "\n")
         except Exception:
             handler.handleError(record)
-    return "".join(lines)
+    if not lines:
+        return
+    handler.acquire()
+    try:
+        write("".join(lines))
+    except Exception:
+        handler.handleError(records[-1])
+    finally:
+        handler.release()
 
 
 class StdoutHandler(logging.StreamHandler[TextIO]):
@@ -115,17 +129,11 @@ class StdoutHandler(logging.StreamHandler[TextIO]):
 
     def write_batch(self, records: Sequence[logging.LogRecord]) -> None:
         """Write ``records`` and flush once."""
-        text = _lines(self, records)
-        if not text:
-            return
-        self.acquire()
-        try:
-            self.stream.write(text)
-            self.flush()
-        except Exception:
-            self.handleError(records[-1])
-        finally:
-            self.release()
+        _write_batch(self, records, self._write)
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.flush()
 
 
 class LogFileHandler(logging.handlers.RotatingFileHandler):
@@ -149,21 +157,15 @@ class LogFileHandler(logging.handlers.RotatingFileHandler):
 
     def write_batch(self, records: Sequence[logging.LogRecord]) -> None:
         """Write ``records``, flush once, and rotate if the file has grown too large."""
-        text = _lines(self, records)
-        if not text:
-            return
-        self.acquire()
-        try:
-            if self.stream is None:  # closed by a rotation that failed to reopen
-                self.stream = self._open()
-            self.stream.write(text)
-            self.flush()
-            if self._rotates and self.stream.tell() >= self.maxBytes:
-                self.doRollover()
-        except Exception:
-            self.handleError(records[-1])
-        finally:
-            self.release()
+        _write_batch(self, records, self._write)
+
+    def _write(self, text: str) -> None:
+        if self.stream is None:  # closed by a rotation that failed to reopen
+            self.stream = self._open()
+        self.stream.write(text)
+        self.flush()
+        if self._rotates and self.stream.tell() >= self.maxBytes:
+            self.doRollover()
 
 
 WRITE_DELAY_SECONDS = 0.005
