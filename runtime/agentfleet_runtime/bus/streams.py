@@ -124,11 +124,13 @@ class StreamConsumer:
                         - len(self._waiting)
                     )
                     if free <= 0:
-                        await asyncio.wait(
-                            set(self._inflight.values()),
-                            timeout=self.block_ms / 1000,
-                            return_when=asyncio.FIRST_COMPLETED,
-                        )
+                        # Nothing runs only when a handler has just failed: see above.
+                        if self._inflight:
+                            await asyncio.wait(
+                                set(self._inflight.values()),
+                                timeout=self.block_ms / 1000,
+                                return_when=asyncio.FIRST_COMPLETED,
+                            )
                         continue
                     entries: Any = await self.redis.xreadgroup(
                         self.group,
