@@ -1,14 +1,14 @@
 """End-to-end replies: a human message posted → the reply's MESSAGE_CREATE, as people wait.
 
 Run: ``.venv/bin/python -m tests.bench.bench_e2e [--quick] [--bots all-in-one,floor]
-[--levels 50,50] [--trace]`` (``--trace``: where the in-process fleet's replies spend
-their time, stage by stage, see ``tests/bench/reply_trace.py``)
+[--levels 10,50] [--rounds 3] [--trace]`` (``--trace``: where the in-process fleet's
+replies spend their time, stage by stage, see ``tests/bench/reply_trace.py``)
 
 The bots below answer the same closed-loop schedule (people in #development post without
-mentions and wait for the reply before posting again) at 1, 10 and 50 people and a stress
-level where 50 people post the moment their reply lands. Every bot takes a level, each
-started afresh, before any bot takes the next, in alternating order, so the machine's
-drift over minutes falls on both sides of a ratio:
+mentions and wait for the reply before posting again) at 1, 10 and 50 people, three rounds
+of each, and then a stress level where 50 people post the moment their reply lands. Every
+bot takes a level, each started afresh, before any bot takes the next, in alternating
+order, so the machine's drift over minutes falls on both sides of a ratio:
 
 * **all-in-one**: the fleet as ``python main.py`` runs it *as deployed*: Reception and the
   three personas (real discord.py clients), the real google-genai client, one event loop,
@@ -45,11 +45,13 @@ the part after the answer. Redis is a real
 redis-server with ``appendfsync everysec``, as the managed StatefulSet and the sandbox run it.
 
 Reported beside them, measured in the same run: the fleet's overhead ÷ the floor's (p95,
-target ≤ 1.3 at 1, 10 and 50 people); Gemini requests per reply, counted by the Gemini
-server, by kind (target ≤ 1.05 at steady state); recall's share of the whole reply's p95
-(the p95 of the time replies spent in ``MemoryRecall.recall``, target ≤ 5 %); p95
-overhead ≤ 50 ms; no reply lost or duplicated; the four clients' RSS in one process
-≤ 200 MB. No target is asserted: the figures are read from a run on a quiet machine.
+target ≤ 1.3 at 1, 10 and 50 people; the median of the three rounds' ratios, each round
+the fleet's level against the floor's taken just before or after it); Gemini requests per
+reply, counted by the Gemini server, by kind (target ≤ 1.05 at steady state); recall's
+share of the whole reply's p95 (the p95 of the time replies spent in
+``MemoryRecall.recall``, target ≤ 5 %); p95 overhead ≤ 50 ms; no reply lost or
+duplicated; the four clients' RSS in one process ≤ 200 MB. The other figures pool each
+load's rounds. No target is asserted: the figures are read from a run on a quiet machine.
 
 ``--quick`` runs a few messages per level with an instant model (unless timing flags are
 given) and two days of memories: it checks that every part still works, in about a minute.
@@ -92,6 +94,9 @@ FULL_LOADS: tuple[Load, ...] = ((1, 20, None), (10, 10, None), (50, 10, None), (
 QUICK_LOADS: tuple[Load, ...] = ((1, 3, None), (10, 2, None), (50, 1, None), (10, 2, 0.0))
 LEVELS = ("1", "10", "50", "stress")
 """The levels' names on the command line, in the order of the loads above."""
+ROUNDS = 3
+"""How many times a full run takes the levels: a p95 of one person's 20 replies is the
+second slowest, and one stall of the machine moves a single round's ratio by 0.5."""
 BOTS = ("reception", "spectra", "lynq", "paz")
 PERSONAS = BOTS[1:]
 LAYOUTS = ("all-in-one", "all-in-one-light", "per-role", "floor", "bare+sdk", "bare")
@@ -758,25 +763,95 @@ def steady_requests(phases: list[Phase]) -> float:
     return requests / replies if replies else float("nan")
 
 
-def rows(results: dict[str, list[Phase]], header: str) -> Iterator[tuple[str, Phase, Phase | None]]:
-    """Print ``header`` and its rule, then each bot's levels beside the floor's same level."""
+@dataclass
+class Level:
+    """A bot's replies at one load, every round of it pooled, beside the floor's rounds."""
+
+    phase: Phase
+    """The load's rounds as one level: every reply, the counts summed, CPU averaged."""
+    rounds: list[float]
+    """Each round's overhead p95 over the floor's in the same round (empty for the floor
+    and without it)."""
+
+    @property
+    def times_floor(self) -> float:
+        """The median of the rounds' ratios: a stall of the machine during one of them,
+        which falls on one bot's side at random, moves it less than the pooled p95."""
+        return median(self.rounds)
+
+
+def pool(rounds: list[Phase]) -> Phase:
+    """One load's rounds as one level: their replies together, counts summed."""
+    first = rounds[0]
+    messages = sum(phase.messages for phase in rounds)
+    requests: dict[str, int] = {}
+    for phase in rounds:
+        for kind, count in phase.requests.items():
+            requests[kind] = requests.get(kind, 0) + count
+    return Phase(
+        users=first.users,
+        per_user=messages // first.users,
+        think=first.think,
+        whole_ms=[ms for phase in rounds for ms in phase.whole_ms],
+        overheads_ms=[ms for phase in rounds for ms in phase.overheads_ms],
+        before_request_ms=[ms for phase in rounds for ms in phase.before_request_ms],
+        lost=sum(phase.lost for phase in rounds),
+        duplicates=sum(phase.duplicates for phase in rounds),
+        seconds=sum(phase.seconds for phase in rounds),
+        bot_cpu_ms=sum(phase.bot_cpu_ms * phase.messages for phase in rounds) / messages,
+        world_cpu_ms=sum(phase.world_cpu_ms * phase.messages for phase in rounds) / messages,
+        requests=requests,
+        recall_ms=[ms for phase in rounds for ms in phase.recall_ms],
+    )
+
+
+def by_load(phases: list[Phase]) -> dict[tuple[int, float], list[Phase]]:
+    """A bot's levels grouped by their load (people, pause), in the order first met."""
+    groups: dict[tuple[int, float], list[Phase]] = {}
+    for phase in phases:
+        groups.setdefault((phase.users, phase.think), []).append(phase)
+    return groups
+
+
+def levels(results: dict[str, list[Phase]]) -> dict[str, list[Level]]:
+    """Each bot's loads, pooled over their rounds, with each round's ratio to the floor's.
+
+    A bot's n-th round at a load is paired with the floor's n-th at it: both ran back to
+    back, in the same spell of the machine.
+    """
+    floors = by_load(results["floor"]) if "floor" in results else {}
+    found: dict[str, list[Level]] = {}
+    for name, phases in results.items():
+        found[name] = []
+        for load, rounds in by_load(phases).items():
+            paired = zip(rounds, floors.get(load, []) if name != "floor" else [], strict=False)
+            found[name].append(
+                Level(pool(rounds), [ratio(mine.p95, floor.p95) for mine, floor in paired])
+            )
+    return found
+
+
+def rows(found: dict[str, list[Level]], header: str) -> Iterator[tuple[str, Level, Level | None]]:
+    """Print ``header`` and its rule, then each bot's loads beside the floor's same load."""
     print(header)
     print("-" * len(header))
-    for name, phases in results.items():
-        for n, phase in enumerate(phases):
-            yield name, phase, results["floor"][n] if "floor" in results else None
+    floors = {(f.phase.users, f.phase.think): f for f in found.get("floor", [])}
+    for name, bot_levels in found.items():
+        for level in bot_levels:
+            yield name, level, floors.get((level.phase.users, level.phase.think))
 
 
-def print_table(results: dict[str, list[Phase]]) -> None:
-    """One row per bot and level: what people waited, what the bot added, what it cost."""
+def print_table(found: dict[str, list[Level]]) -> None:
+    """One row per bot and load: what people waited, what the bot added, what it cost."""
     header = (
         f"{'bot':>16} {'people':>6} {'pause':>5} {'msgs':>4} | {'whole p50':>9} {'p95':>6} |"
         f" {'overhead p50':>12} {'p95':>5} {'x floor':>7} | {'req/reply':>9} {'gen':>4}"
         f" {'emb':>3} | {'recall':>6} | {'lost':>4} {'dup':>3} | {'msg/s':>5} | {'bot CPU':>7}"
     )
-    for name, phase, floor in rows(results, header):
+    for name, level, floor in rows(found, header):
+        phase = level.phase
         recall = f"{phase.recall_share:6.1%}" if phase.recall_ms else f"{'—':>6}"
-        times_floor = ratio(phase.p95, floor.p95) if floor else math.nan
+        times_floor = 1.0 if name == "floor" else level.times_floor if floor else math.nan
         print(
             f"{name:>16} {phase.users:>6} {phase.think:>4.1f}s {phase.messages:>4} |"
             f" {phase.whole_p50:>9.1f} {phase.whole_p95:>6.1f} |"
@@ -788,100 +863,80 @@ def print_table(results: dict[str, list[Phase]]) -> None:
         )
 
 
-def print_split(results: dict[str, list[Phase]]) -> None:
+def print_split(found: dict[str, list[Level]]) -> None:
     """Where each bot's overhead is: before its Gemini request, or after the answer."""
     print(
         "\nWhere the overhead is, timed at the servers (ms): 'before' from the person's"
         " message to the Gemini request for it, 'after' from the Gemini server's answer to"
-        " the reply; '+floor' each p50 minus the floor's at the same level."
+        " the reply; '+floor' each p50 minus the floor's at the same load."
     )
     header = (
         f"{'bot':>16} {'people':>6} | {'before p50':>10} {'p95':>5} {'+floor':>6} |"
         f" {'after p50':>9} {'p95':>5} {'+floor':>6}"
     )
-    for name, phase, floor in rows(results, header):
-        before, after = phase.before_request, phase.after_answer
-        more_before = median(before) - median(floor.before_request) if floor else math.nan
-        more_after = median(after) - median(floor.after_answer) if floor else math.nan
+    for name, level, floor in rows(found, header):
+        before, after = level.phase.before_request, level.phase.after_answer
+        more_before = median(before) - median(floor.phase.before_request) if floor else math.nan
+        more_after = median(after) - median(floor.phase.after_answer) if floor else math.nan
         print(
-            f"{name:>16} {phase.users:>6} | {median(before):>10.2f}"
+            f"{name:>16} {level.phase.users:>6} | {median(before):>10.2f}"
             f" {percentile(before, 0.95):>5.2f} {more_before:>+6.2f} |"
             f" {median(after):>9.2f} {percentile(after, 0.95):>5.2f} {more_after:>+6.2f}"
         )
 
 
-def pooled(phases: list[Phase]) -> dict[tuple[int, float], list[Phase]]:
-    """A bot's levels grouped by their load (people, pause), in the order first met."""
-    groups: dict[tuple[int, float], list[Phase]] = {}
-    for phase in phases:
-        groups.setdefault((phase.users, phase.think), []).append(phase)
-    return groups
-
-
-def print_pooled(results: dict[str, list[Phase]]) -> None:
-    """With levels repeated, each bot's overheads at a load pooled over its rounds.
-
-    A p95 of 20 replies (one person's level) is the second slowest; pooled over three
-    rounds it is the third slowest of 60, a figure a single slow reply moves far less.
-    """
-    if all(len(group) == 1 for group in pooled(results[next(iter(results))]).values()):
+def print_rounds(found: dict[str, list[Level]]) -> None:
+    """With rounds, each one's ratio to the floor's, of which the table gives the median."""
+    if not any(len(level.rounds) > 1 for bot_levels in found.values() for level in bot_levels):
         return
     print(
-        "\nRepeated levels pooled: every reply a bot gave at the same load over the rounds"
-        " (ms; 'x floor' the pooled p95 over the floor's pooled p95)."
+        "\nEach round's overhead p95 over the floor's in the same round; the table's"
+        " 'x floor' is their median. 'pooled' is the p95 of every round's replies over the"
+        " floor's."
     )
-    header = (
-        f"{'bot':>16} {'people':>6} {'rounds':>6} {'msgs':>5} | {'overhead p50':>12}"
-        f" {'p95':>5} {'x floor':>7} | {'bot CPU':>7}"
-    )
-    print(header)
-    print("-" * len(header))
-    floors = pooled(results["floor"]) if "floor" in results else {}
-    for name, phases in results.items():
-        for load, group in pooled(phases).items():
-            overheads = [ms for phase in group for ms in phase.overheads_ms]
-            floor = [ms for phase in floors.get(load, []) for ms in phase.overheads_ms]
-            p95 = percentile(overheads, 0.95)
-            times_floor = ratio(p95, percentile(floor, 0.95)) if floor else math.nan
-            cpu = sum(p.bot_cpu_ms * p.messages for p in group) / sum(p.messages for p in group)
-            print(
-                f"{name:>16} {load[0]:>6} {len(group):>6} {len(overheads):>5} |"
-                f" {median(overheads):>12.1f} {p95:>5.1f} {times_floor:>7.2f} | {cpu:>7.1f}"
-            )
-
-
-def checks(results: dict[str, list[Phase]], memory: Memory) -> list[tuple[str, bool]]:
-    """The targets, each with whether this run met it (printed, never asserted)."""
-    found: list[tuple[str, bool]] = []
-    for name in DEPLOYED:
-        if name not in results:
+    header = f"{'bot':>16} {'people':>6} | {'rounds':<30} | {'median':>6} {'pooled':>6}"
+    for name, level, floor in rows(found, header):
+        if name == "floor" or floor is None:
             continue
-        phases = results[name]
-        people = [(n, p) for n, p in enumerate(phases) if not p.stress]
-        found.append(
+        each = " ".join(f"{r:.2f}" for r in level.rounds)
+        print(
+            f"{name:>16} {level.phase.users:>6} | {each:<30} |"
+            f" {level.times_floor:>6.2f} {ratio(level.phase.p95, floor.phase.p95):>6.2f}"
+        )
+
+
+def checks(found: dict[str, list[Level]], memory: Memory) -> list[tuple[str, bool]]:
+    """The targets, each with whether this run met it (printed, never asserted)."""
+    found_checks: list[tuple[str, bool]] = []
+    for name in DEPLOYED:
+        if name not in found:
+            continue
+        people = [level for level in found[name] if not level.phase.stress]
+        phases = [level.phase for level in found[name]]
+        found_checks.append(
             (
                 f"{name}: p95 overhead ≤ 50 ms at 1, 10, 50 people",
-                all(p.p95 <= 50 for _, p in people),
+                all(level.phase.p95 <= 50 for level in people),
             )
         )
-        found.append(
+        found_checks.append(
             (
                 f"{name}: no reply lost or duplicated at any load",
                 not sum(p.lost + p.duplicates for p in phases),
             )
         )
-        if "floor" in results:
-            worst = max(ratio(p.p95, results["floor"][n].p95) for n, p in people)
-            found.append(
+        if "floor" in found:
+            worst = max(level.times_floor for level in people)
+            found_checks.append(
                 (f"{name}: p95 overhead ≤ 1.3x the floor's (worst {worst:.2f})", worst <= 1.3)
             )
         requests = steady_requests(phases)
-        found.append(
+        found_checks.append(
             (f"{name}: ≤ 1.05 Gemini requests per reply ({requests:.3f})", requests <= 1.05)
         )
-        shares = [p.recall_share for _, p in people if p.recall_ms]
+        shares = [level.phase.recall_share for level in people if level.phase.recall_ms]
         if shares:
-            found.append(
+            found_checks.append(
                 (
                     f"{name}: recall ≤ 5% of the whole reply's p95 (at most {max(shares):.1%})",
                     max(shares) <= 0.05,
@@ -889,8 +944,10 @@ def checks(results: dict[str, list[Phase]], memory: Memory) -> list[tuple[str, b
             )
     if memory.connected:
         clients = memory.connected - memory.before
-        found.append((f"all-in-one: four clients' RSS ≤ 200 MB ({clients:.0f} MB)", clients <= 200))
-    return found
+        found_checks.append(
+            (f"all-in-one: four clients' RSS ≤ 200 MB ({clients:.0f} MB)", clients <= 200)
+        )
+    return found_checks
 
 
 def print_report(
@@ -906,9 +963,10 @@ def print_report(
         " the p95 of the time replies spent in recall over the whole reply's p95; CPU per"
         " message."
     )
-    print_table(results)
-    print_split(results)
-    print_pooled(results)
+    found = levels(results)
+    print_table(found)
+    print_split(found)
+    print_rounds(found)
     for name, phases in results.items():
         stress = [p for p in phases if p.stress]
         if stress:
@@ -927,7 +985,7 @@ def print_report(
     if memory.per_role:
         roles = ", ".join(f"{name} {mb:.0f}" for name, mb in memory.per_role.items())
         print(f"RSS of the per-role processes after the load: {roles} MB (the last level's)")
-    for name, ok in checks(results, memory):
+    for name, ok in checks(found, memory):
         print(f"  [{'MET' if ok else 'NOT MET'}] {name}")
     print(
         f"(Redis appendfsync {appendfsync}; people start spread over one pause;"
@@ -975,6 +1033,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         " 1, 10 and 50 people chatting, then 50 posting without a pause)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        help="how many times the levels run over (default 3; --quick 1): each load's ratio"
+        " to the floor is the median of its rounds'; the stress level runs in the last only",
+    )
+    parser.add_argument(
         "--bots",
         default=",".join(DEFAULT_BOTS),
         help=f"comma-separated, run in this order (default {','.join(DEFAULT_BOTS)};"
@@ -989,8 +1053,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     levels = args.levels.split(",")
     if unknown := set(levels) - set(LEVELS):
         parser.error(f"unknown levels {sorted(unknown)}; choose from {', '.join(LEVELS)}")
+    rounds = args.rounds if args.rounds is not None else 1 if args.quick else ROUNDS
+    if rounds < 1:
+        parser.error("--rounds must be at least 1")
     loads = dict(zip(LEVELS, QUICK_LOADS if args.quick else FULL_LOADS, strict=True))
-    args.loads = tuple(loads[level] for level in levels)
+    args.loads = tuple(
+        loads[level]
+        for last in [False] * (rounds - 1) + [True]
+        for level in levels
+        if last or level != "stress"
+    )
     base = ModelTiming() if args.quick else FLASH_TIMING
     args.timing = ModelTiming(
         base.first_token_s if args.first_token is None else args.first_token,
