@@ -905,38 +905,38 @@ def print_rounds(found: dict[str, list[Level]]) -> None:
         )
 
 
-def checks(found: dict[str, list[Level]], memory: Memory) -> list[tuple[str, bool]]:
+def checks(bot_levels: dict[str, list[Level]], memory: Memory) -> list[tuple[str, bool]]:
     """The targets, each with whether this run met it (printed, never asserted)."""
-    found_checks: list[tuple[str, bool]] = []
+    found: list[tuple[str, bool]] = []
     for name in DEPLOYED:
-        if name not in found:
+        if name not in bot_levels:
             continue
-        people = [level for level in found[name] if not level.phase.stress]
-        phases = [level.phase for level in found[name]]
-        found_checks.append(
+        people = [level for level in bot_levels[name] if not level.phase.stress]
+        phases = [level.phase for level in bot_levels[name]]
+        found.append(
             (
                 f"{name}: p95 overhead ≤ 50 ms at 1, 10, 50 people",
                 all(level.phase.p95 <= 50 for level in people),
             )
         )
-        found_checks.append(
+        found.append(
             (
                 f"{name}: no reply lost or duplicated at any load",
                 not sum(p.lost + p.duplicates for p in phases),
             )
         )
-        if "floor" in found:
+        if "floor" in bot_levels:
             worst = max(level.times_floor for level in people)
-            found_checks.append(
+            found.append(
                 (f"{name}: p95 overhead ≤ 1.3x the floor's (worst {worst:.2f})", worst <= 1.3)
             )
         requests = steady_requests(phases)
-        found_checks.append(
+        found.append(
             (f"{name}: ≤ 1.05 Gemini requests per reply ({requests:.3f})", requests <= 1.05)
         )
         shares = [level.phase.recall_share for level in people if level.phase.recall_ms]
         if shares:
-            found_checks.append(
+            found.append(
                 (
                     f"{name}: recall ≤ 5% of the whole reply's p95 (at most {max(shares):.1%})",
                     max(shares) <= 0.05,
@@ -944,10 +944,8 @@ def checks(found: dict[str, list[Level]], memory: Memory) -> list[tuple[str, boo
             )
     if memory.connected:
         clients = memory.connected - memory.before
-        found_checks.append(
-            (f"all-in-one: four clients' RSS ≤ 200 MB ({clients:.0f} MB)", clients <= 200)
-        )
-    return found_checks
+        found.append((f"all-in-one: four clients' RSS ≤ 200 MB ({clients:.0f} MB)", clients <= 200))
+    return found
 
 
 def print_report(
@@ -958,7 +956,8 @@ def print_report(
         f"\nModel: first token {timing.first_token_s * 1000:.0f} ms, {timing.tokens_per_s:.0f}"
         f" tokens/s, embedding {timing.embed_s * 1000:.0f} ms. Times in ms. 'whole' is what a"
         " person waits (their message to the reply); 'overhead' the whole minus the time the"
-        " Gemini server held the reply's request; 'x floor' overhead p95 over the floor's;"
+        " Gemini server held the reply's request; 'x floor' the median over the rounds of"
+        " each round's overhead p95 over the floor's;"
         " req/reply counts Gemini requests (generate, embed) at the Gemini server; 'recall'"
         " the p95 of the time replies spent in recall over the whole reply's p95; CPU per"
         " message."
